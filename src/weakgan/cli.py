@@ -1,0 +1,84 @@
+"""Command-line interface: parses arguments and calls the modules that do the work."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from weakgan import WeakganError, __version__
+from weakgan.config import add_config_flags, resolve
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v]
+    except ValueError:
+        raise WeakganError(f"'{text}': expected comma-separated numbers, e.g. 0.05,0.1") from None
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v]
+    except ValueError:
+        raise WeakganError(f"'{text}': expected comma-separated integers, e.g. 0,1,2") from None
+
+
+def cmd_train(args) -> None:
+    from weakgan.run import train_run
+    cfg = resolve(args)
+    m = train_run(cfg, args.out)
+    print(f"{cfg.model} p={cfg.clean_fraction} {cfg.noise} seed {cfg.seed}: top1 {m['top1']:.4f} "
+          f"top3 {m['top3']:.4f} macro AP {m['macro_ap']:.4f} ({m['train_seconds']:.0f}s) -> {args.out}")
+
+
+def cmd_evaluate(args) -> None:
+    from weakgan.run import evaluate_run
+    m = evaluate_run(args.run_dir)
+    print(json.dumps({k: m[k] for k in ("top1", "top3", "macro_ap")}))
+
+
+def cmd_sweep(args) -> None:
+    from weakgan.sweep import sweep
+    cfg = resolve(args)
+    sweep(cfg, args.models.split(","), _floats(args.fractions), _ints(args.seeds), args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="weakgan", description=__doc__)
+    p.add_argument("--version", action="version", version=__version__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train one model on one split")
+    add_config_flags(t)
+    t.add_argument("--out", required=True, help="run folder")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="re-evaluate a finished run on the test set")
+    e.add_argument("run_dir")
+    e.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("sweep", help="models x clean fractions x seeds -> results.csv + results.md")
+    add_config_flags(s, skip=("model", "clean_fraction", "seed"))
+    s.add_argument("--models", default="clean-only,nr")
+    s.add_argument("--fractions", default="0.05,0.1,0.2,0.5,0.7")
+    s.add_argument("--seeds", default="0")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_sweep)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except WeakganError as e:
+        print(f"weakgan: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("weakgan: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""ResNet18 feature extractor for small images.
+
+Stem choice, measured on the 2-core CPU (torch 2.14.1, batch 256, 1x28x28, train images/s | infer/s):
+  ImageNet stem (7x7/2 conv + max-pool; layer1 at 7x7)   616 | 2726   channels_last: 778 | 3495
+  3x3/2 conv, no max-pool (layer1 at 14x14)              244 |  834   channels_last: 278 |  965
+  3x3/1 conv + max-pool  (layer1 at 14x14)               211 |  668   channels_last: 252 |  897
+(benchmarks/stem_speed.py reproduces this.) The ImageNet stem, with a 1-channel conv1, is the only one
+that trains at a usable speed on a CPU, so it is the default; `stem: cifar` gives the 14x14 variant for
+GPUs.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torchvision
+
+from weakgan import WeakganError
+from weakgan.checkpoint import load_weights
+
+FEATURE_DIM = 512
+
+
+def resnet18_backbone(in_channels: int = 1, stem: str = "imagenet") -> nn.Module:
+    """torchvision ResNet18 without its classifier: (N, C, H, W) -> (N, 512)."""
+    net = torchvision.models.resnet18(weights=None)
+    if stem == "imagenet":
+        net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+    elif stem == "cifar":
+        net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=2, padding=1, bias=False)
+        net.maxpool = nn.Identity()
+    else:
+        raise WeakganError(f"stem '{stem}': expected imagenet or cifar")
+    net.fc = nn.Identity()
+    return net
+
+
+def load_backbone_weights(backbone: nn.Module, path: str | Path) -> None:
+    """Load a local weights file (safetensors or a plain state dict) into the backbone.
+
+    Keys may carry a 'backbone.' prefix; an ImageNet checkpoint's 3-channel conv1 is summed over its
+    input channels when the backbone reads 1 channel, and its fc is ignored.
+    """
+    state = load_weights(path)
+    state = {k.removeprefix("backbone."): v for k, v in state.items() if not k.startswith("fc.")}
+    conv1 = backbone.conv1.weight
+    if "conv1.weight" in state and state["conv1.weight"].shape != conv1.shape:
+        w = state["conv1.weight"]
+        if w.shape[2:] != conv1.shape[2:]:
+            raise WeakganError(f"{path}: conv1 is {tuple(w.shape)}, the backbone's is {tuple(conv1.shape)}")
+        state["conv1.weight"] = w.sum(1, keepdim=True).repeat(1, conv1.shape[1], 1, 1) / conv1.shape[1]
+    missing, unexpected = backbone.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise WeakganError(f"{path}: does not fit the ResNet18 backbone (missing {missing[:3]}, "
+                           f"unexpected {unexpected[:3]})")

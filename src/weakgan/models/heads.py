@@ -1,0 +1,48 @@
+"""Classifier heads and the noise-regularization (NR) model of Hu et al., CVPR 2019."""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+
+class MLPHead(nn.Module):
+    """Linear -> ReLU -> ... -> Linear. widths=(512, 256, 10) is Hu et al.'s Linear-act-Linear."""
+
+    def __init__(self, widths: tuple[int, ...]):
+        super().__init__()
+        layers: list[nn.Module] = []
+        for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+            layers.append(nn.Linear(a, b))
+            if i < len(widths) - 2:
+                layers.append(nn.ReLU(inplace=True))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        return self.net(f)
+
+
+class Classifier(nn.Module):
+    """Backbone + clean net. Used by clean-only and naive, and as the predictor of every NR variant."""
+
+    def __init__(self, backbone: nn.Module, clean_head: nn.Module):
+        super().__init__()
+        self.backbone, self.clean_head = backbone, clean_head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.clean_head(self.backbone(x))
+
+
+class NRModel(Classifier):
+    """Clean net c and residual net r on shared features; g = sigmoid(c), h = sigmoid(c + r).
+
+    forward() returns the clean logits c only (predictions come from the clean net); the residual
+    is a separate call so no label can ever reach the branch that predicts it.
+    """
+
+    def __init__(self, backbone: nn.Module, clean_head: nn.Module, residual_head: nn.Module):
+        super().__init__(backbone, clean_head)
+        self.residual_head = residual_head
+
+    def clean_and_residual(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        f = self.backbone(x)
+        return self.clean_head(f), self.residual_head(f)

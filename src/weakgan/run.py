@@ -1,0 +1,116 @@
+"""One training run, start to finish: data -> split -> stage -> training -> metrics, figures, weights.
+
+A run folder holds config.yaml, classes.json, split.json + split.npz, checkpoints/last.pt,
+model.safetensors, metrics.json, train_log.json and predictions.png.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from weakgan import WeakganError
+from weakgan.checkpoint import atomic_write_text, load_weights, save_weights
+from weakgan.config import Config, from_dict, load_yaml, to_yaml
+from weakgan.data import load_dataset
+from weakgan.data.dataset import Dataset
+from weakgan.figures import top_k_figure
+from weakgan.metrics import classification_metrics, predict_logits, to_probs
+from weakgan.noise import Split, make_split
+from weakgan.runtime import describe, pick_device, set_threads
+from weakgan.stages.classifier import ClassifierStage
+from weakgan.train import fit
+
+
+def prepare_out_dir(out: str | Path) -> Path:
+    """Create the run folder and prove it is writable before any training starts."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as e:
+        raise WeakganError(f"{out}: output folder is not writable ({e.strerror})") from None
+    return out
+
+
+def load_or_make_split(cfg: Config, data: Dataset, out: Path) -> Split:
+    targets = data.train.targets.numpy()
+    if (out / "split.npz").exists():
+        split = Split.load(out)
+        if (split.noise, split.seed, split.n_train) != (cfg.noise, cfg.seed, len(targets)) or \
+                abs(split.clean_fraction - cfg.clean_fraction) > 1e-9 and data.given_clean is None:
+            raise WeakganError(f"{out}/split.json: saved split ({split.clean_fraction}, {split.noise}, seed "
+                               f"{split.seed}) does not match this config; use a new --out folder")
+        return split
+    given = data.given_labels.numpy() if data.given_labels is not None else None
+    clean = data.given_clean.numpy() if data.given_clean is not None else None
+    split = make_split(targets, data.train.num_classes, cfg.clean_fraction, cfg.noise, cfg.seed, given, clean)
+    split.save(out, targets)
+    return split
+
+
+def evaluate(model: torch.nn.Module, score: str, data: Dataset, mean: float, std: float, cfg: Config,
+             device: torch.device, out: Path) -> dict:
+    logits = predict_logits(model, data.test.images, mean, std, device, cfg.eval_batch_size, cfg.channels_last)
+    probs = to_probs(logits, score)
+    targets = data.test.targets.numpy()
+    metrics = classification_metrics(probs, targets, data.class_names)
+    # Fig. 5: a fixed, seeded selection of test images with true label and top-3 predictions
+    pick = np.random.default_rng(0).choice(len(targets), size=min(16, len(targets)), replace=False)
+    top_k_figure(data.test.images[pick].numpy(), probs[pick], data.class_names, out / "predictions.png",
+                 true_labels=targets[pick])
+    return metrics
+
+
+def train_run(cfg: Config, out: str | Path) -> dict:
+    out = prepare_out_dir(out)
+    if (out / "config.yaml").exists():
+        saved = from_dict(load_yaml(out / "config.yaml"))
+        if (saved.model, saved.stem, saved.dataset) != (cfg.model, cfg.stem, cfg.dataset):
+            raise WeakganError(f"{out}/config.yaml: this folder holds a run of model '{saved.model}' "
+                               f"({saved.dataset}); use a new --out folder")
+    threads = set_threads(cfg.threads)
+    device = pick_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    data = load_dataset(cfg.dataset, cfg.data_dir, cfg.download)
+    split = load_or_make_split(cfg, data, out)
+    atomic_write_text(out / "config.yaml", to_yaml(cfg))
+    atomic_write_text(out / "classes.json", json.dumps(data.class_names) + "\n")
+
+    stage = ClassifierStage(cfg, data, split, device)
+    identity = {"model": cfg.model, "dataset": cfg.dataset, "clean_fraction": cfg.clean_fraction,
+                "noise": cfg.noise, "seed": cfg.seed, "n_train": split.n_train}
+    summary = fit(stage, cfg, cfg.steps(split.n_train), out / "checkpoints" / "last.pt", identity, name=cfg.model)
+    save_weights(out / "model.safetensors", stage.model.state_dict())
+    atomic_write_text(out / "train_log.json", json.dumps(summary["history"]) + "\n")
+
+    metrics = evaluate(stage.model, stage.score, data, stage.mean, stage.std, cfg, device, out)
+    metrics.update({"model": cfg.model, "clean_fraction": cfg.clean_fraction, "noise": cfg.noise,
+                    "seed": cfg.seed, "steps": summary["steps"], "train_seconds": summary["train_seconds"],
+                    "device": describe(device), "threads": threads, "normalization": [stage.mean, stage.std],
+                    "split": split.summary(data.train.targets.numpy())})
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
+def evaluate_run(run_dir: str | Path) -> dict:
+    """Re-evaluate a finished run from its folder (config.yaml + model.safetensors)."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").is_file() or not (run_dir / "model.safetensors").is_file():
+        raise WeakganError(f"{run_dir}: not a finished run folder (needs config.yaml and model.safetensors)")
+    cfg = from_dict(load_yaml(run_dir / "config.yaml"), source=str(run_dir / "config.yaml"))
+    set_threads(cfg.threads)
+    device = pick_device(cfg.device)
+    data = load_dataset(cfg.dataset, cfg.data_dir, False)
+    split = Split.load(run_dir)
+    stage = ClassifierStage(cfg, data, split, device)
+    stage.model.load_state_dict(load_weights(run_dir / "model.safetensors"))
+    metrics = evaluate(stage.model, stage.score, data, stage.mean, stage.std, cfg, device, run_dir)
+    old = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").exists() else {}
+    old.update(metrics)
+    atomic_write_text(run_dir / "metrics.json", json.dumps(old, indent=2) + "\n")
+    return old

@@ -1,0 +1,120 @@
+"""Classifier stages: clean-only, naive and the noise-regularization model (nr).
+
+A stage owns its model, its batch stream and its loss for one batch; the loop in train.py does the rest.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from weakgan import WeakganError
+from weakgan.augment import augment
+from weakgan.config import Config
+from weakgan.data.dataset import Dataset
+from weakgan.models.backbone import FEATURE_DIM, load_backbone_weights, resnet18_backbone
+from weakgan.models.heads import Classifier, MLPHead, NRModel
+from weakgan.noise import UNLABELLED, Split
+from weakgan.sampling import MixedBatches, split_batch
+
+MODELS = ("clean-only", "naive", "nr")
+
+
+def bce_onehot(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of sigmoid(logits) against one-hot labels: summed over classes, mean over samples."""
+    target = F.one_hot(labels, logits.shape[1]).to(logits.dtype)
+    return F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / logits.shape[0]
+
+
+def nr_loss(c_clean: torch.Tensor, y_clean: torch.Tensor, c_noisy: torch.Tensor, r_noisy: torch.Tensor,
+            y_noisy: torch.Tensor, alpha: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Hu et al.: L = alpha * BCE(sigmoid(c), v) on clean + BCE(sigmoid(c + r), y) on noisy samples."""
+    l_clean = bce_onehot(c_clean, y_clean)
+    l_noise = bce_onehot(c_noisy + r_noisy, y_noisy)
+    return alpha * l_clean + l_noise, l_clean, l_noise
+
+
+class Batcher:
+    """The training images as one uint8 tensor on the device; turns index batches into normalized floats."""
+
+    def __init__(self, images: torch.Tensor, mean: float, std: float, device: torch.device, cfg: Config,
+                 seed: int):
+        self.images = images.to(device)
+        self.mean, self.std, self.cfg = mean, std, cfg
+        self.gen = torch.Generator(device="cpu").manual_seed(seed)
+        self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+
+    def __call__(self, idx: torch.Tensor, train: bool = True) -> torch.Tensor:
+        x = (self.images[idx.to(self.images.device)].float() / 255.0 - self.mean) / self.std
+        if train:
+            x = augment(x, self.gen, self.cfg.crop_pad, self.cfg.hflip, self.cfg.vflip)
+        return x.contiguous(memory_format=self.memory_format)
+
+
+def normalization(images: torch.Tensor) -> tuple[float, float]:
+    x = images.float() / 255.0
+    return float(x.mean()), float(x.std())
+
+
+class ClassifierStage:
+    score = "sigmoid"  # the heads are trained with sigmoid + BCE (Hu et al.)
+
+    def __init__(self, cfg: Config, data: Dataset, split: Split, device: torch.device, rank: int = 0,
+                 world: int = 1):
+        if cfg.model not in MODELS:
+            raise WeakganError(f"model '{cfg.model}': expected one of {', '.join(MODELS)}")
+        self.cfg, self.device = cfg, device
+        k, channels = data.train.num_classes, data.train.shape[0]
+        backbone = resnet18_backbone(channels, cfg.stem)
+        if cfg.backbone_weights:
+            load_backbone_weights(backbone, cfg.backbone_weights)
+        clean_head = MLPHead((FEATURE_DIM, cfg.head_hidden, k))
+        if cfg.model == "nr":
+            self.model = NRModel(backbone, clean_head, MLPHead((FEATURE_DIM, cfg.head_hidden, k)))
+        else:
+            self.model = Classifier(backbone, clean_head)
+        self.model.to(device)
+        if cfg.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+
+        # label given with every training image: true label for clean ones, the noisy label otherwise
+        n = split.n_train
+        labels = torch.full((n,), UNLABELLED, dtype=torch.long)
+        labels[torch.as_tensor(split.noisy_idx)] = torch.as_tensor(split.noisy_labels)
+        labels[torch.as_tensor(split.clean_idx)] = data.train.targets[torch.as_tensor(split.clean_idx)]
+        self.labels = labels.to(device)
+        clean = torch.as_tensor(split.clean_idx)
+        noisy = torch.as_tensor(split.noisy_idx)[torch.as_tensor(split.noisy_labels) != UNLABELLED]
+        b = cfg.batch_size
+        if cfg.model == "clean-only":
+            parts, sizes = {"clean": clean}, {"clean": b}
+        elif cfg.model == "naive":
+            parts, sizes = {"all": torch.cat([clean, noisy])}, {"all": b}
+        else:
+            if len(noisy) == 0:
+                raise WeakganError("model 'nr' needs noisy labels; noise 'none' leaves the noisy set unlabelled")
+            n_clean, n_noisy = split_batch(b, cfg.clean_share)
+            parts, sizes = {"clean": clean, "noisy": noisy}, {"clean": n_clean, "noisy": n_noisy}
+        self.batches = MixedBatches(parts, sizes, seed=cfg.seed, rank=rank, world=world)
+        self.mean, self.std = normalization(data.train.images)
+        self.batcher = Batcher(data.train.images, self.mean, self.std, device, cfg, seed=cfg.seed + 1)
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        if self.cfg.model != "nr":
+            idx = next(iter(batch.values()))
+            loss = bce_onehot(self.model(self.batcher(idx)), self.labels[idx.to(self.device)])
+            return loss, {"loss": loss.item()}
+        idx = torch.cat([batch["clean"], batch["noisy"]])
+        n_clean = len(batch["clean"])
+        c, r = self.model.clean_and_residual(self.batcher(idx))  # one pass: BatchNorm sees the mixed batch
+        y = self.labels[idx.to(self.device)]
+        loss, l_clean, l_noise = nr_loss(c[:n_clean], y[:n_clean], c[n_clean:], r[n_clean:], y[n_clean:],
+                                         self.cfg.alpha)
+        return loss, {"loss": loss.item(), "clean": l_clean.item(), "noise": l_noise.item()}
+
+    def state_dict(self) -> dict:
+        return {"batches": self.batches.state_dict(), "augment_gen": self.batcher.gen.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.batches.load_state_dict(state["batches"])
+        self.batcher.gen.set_state(state["augment_gen"])
