@@ -39,6 +39,7 @@ class Config:
     lr: float = 2e-3
     weight_decay: float = 5e-4
     warmup: float = 0.03              # share of steps with linear warm-up; cosine decay after
+    ema: float = 0.999                # decay of the weight average used for evaluation; 0 = off
     crop_pad: int = 2                 # random translation by up to this many pixels
     hflip: bool = True
     vflip: bool = False
@@ -46,6 +47,7 @@ class Config:
     device: str = "auto"              # auto | cpu | cuda | mps
     threads: int = 0                  # CPU threads; 0 = all cores
     channels_last: bool = True        # measured faster on CPU too (models/backbone.py)
+    amp: str = "none"                 # none | bf16 | fp16 (fp16 on CUDA only); bf16 is ~1.3x faster on AVX512-BF16 CPUs
     eval_batch_size: int = 1024
     checkpoint_every: int = 200       # steps between checkpoints
     progress: bool = True

@@ -18,7 +18,7 @@ from weakgan.data import load_dataset
 from weakgan.data.dataset import Dataset
 from weakgan.figures import top_k_figure
 from weakgan.metrics import classification_metrics, predict_logits, to_probs
-from weakgan.noise import Split, make_split
+from weakgan.noise import Split, make_split, parse_noise
 from weakgan.runtime import describe, pick_device, set_threads
 from weakgan.stages.classifier import ClassifierStage
 from weakgan.train import fit
@@ -67,6 +67,7 @@ def evaluate(model: torch.nn.Module, score: str, data: Dataset, mean: float, std
 
 
 def train_run(cfg: Config, out: str | Path) -> dict:
+    parse_noise(cfg.noise)  # fail on a bad setting before touching data or disk
     out = prepare_out_dir(out)
     if (out / "config.yaml").exists():
         saved = from_dict(load_yaml(out / "config.yaml"))

@@ -22,6 +22,7 @@ MODELS = ("clean-only", "naive", "nr")
 
 def bce_onehot(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy of sigmoid(logits) against one-hot labels: summed over classes, mean over samples."""
+    logits = logits.float()  # the loss in fp32 also under bf16 autocast
     target = F.one_hot(labels, logits.shape[1]).to(logits.dtype)
     return F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / logits.shape[0]
 

@@ -1,0 +1,5 @@
+import sys
+
+from weakgan.cli import main
+
+sys.exit(main())

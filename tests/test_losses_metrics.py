@@ -1,0 +1,57 @@
+import math
+
+import numpy as np
+import torch
+
+from weakgan.metrics import average_precision, classification_metrics
+from weakgan.stages.classifier import bce_onehot, nr_loss
+
+
+def _bce(p, y):
+    return -(y * math.log(p) + (1 - y) * math.log(1 - p))
+
+
+def sig(v):
+    return 1 / (1 + math.exp(-v))
+
+
+def test_bce_onehot_by_hand():
+    logits = torch.tensor([[0.5, -1.0, 2.0]])
+    got = bce_onehot(logits, torch.tensor([2])).item()
+    want = _bce(sig(0.5), 0) + _bce(sig(-1.0), 0) + _bce(sig(2.0), 1)
+    assert abs(got - want) < 1e-6
+
+
+def test_nr_loss_by_hand():
+    c_clean = torch.tensor([[1.0, -1.0]])
+    y_clean = torch.tensor([0])
+    c_noisy = torch.tensor([[0.2, 0.3], [-0.5, 1.0]])
+    r_noisy = torch.tensor([[-1.2, 0.4], [0.5, -2.0]])
+    y_noisy = torch.tensor([1, 0])
+    loss, l_clean, l_noise = nr_loss(c_clean, y_clean, c_noisy, r_noisy, y_noisy, alpha=0.2)
+    want_clean = _bce(sig(1.0), 1) + _bce(sig(-1.0), 0)
+    h = [[sig(0.2 - 1.2), sig(0.3 + 0.4)], [sig(-0.5 + 0.5), sig(1.0 - 2.0)]]   # h = sigmoid(c + r)
+    want_noise = ((_bce(h[0][0], 0) + _bce(h[0][1], 1)) + (_bce(h[1][0], 1) + _bce(h[1][1], 0))) / 2
+    assert abs(l_clean.item() - want_clean) < 1e-6
+    assert abs(l_noise.item() - want_noise) < 1e-6
+    assert abs(loss.item() - (0.2 * want_clean + want_noise)) < 1e-6
+
+
+def test_average_precision_by_hand():
+    # ranking: pos, neg, pos, neg -> precisions at the positives 1/1 and 2/3
+    assert abs(average_precision(np.array([0.9, 0.8, 0.7, 0.1]), np.array([1, 0, 1, 0])) - (1 + 2 / 3) / 2) < 1e-9
+    assert average_precision(np.array([0.1, 0.9]), np.array([1, 0])) == 0.5
+
+
+def test_classification_metrics_by_hand():
+    probs = np.array([[0.7, 0.2, 0.1],    # true 0, pred 0
+                      [0.5, 0.3, 0.2],    # true 1, pred 0; 1 in top-2
+                      [0.1, 0.3, 0.6],    # true 2, pred 2
+                      [0.2, 0.5, 0.3]])   # true 0, pred 1; 0 third
+    m = classification_metrics(probs, np.array([0, 1, 2, 0]), ["a", "b", "c"])
+    assert m["top1"] == 0.5 and m["top3"] == 1.0
+    assert m["confusion"] == [[1, 1, 0], [1, 0, 0], [0, 0, 1]]
+    assert m["per_class_accuracy"] == {"a": 0.5, "b": 0.0, "c": 1.0}
+    # class a scores 0.7 (pos), 0.5, 0.2 (pos), 0.1 -> AP (1 + 2/3) / 2; b: 0.5 pos,0.3,0.3,0.2 -> ranks
+    assert abs(m["per_class_ap"]["a"] - (1 + 2 / 3) / 2) < 1e-9
+    assert abs(m["per_class_ap"]["c"] - 1.0) < 1e-9
