@@ -36,3 +36,44 @@ def augment(x: torch.Tensor, gen: torch.Generator, crop_pad: int = 2, hflip: boo
     if vflip:
         x = random_flip(x, 2, gen)
     return x
+
+
+def random_resized_crop(x: torch.Tensor, gen: torch.Generator, scale=(0.3, 1.0), ratio=(0.75, 1.333),
+                        hflip: bool = True) -> torch.Tensor:
+    """Crop a random box (area share in `scale`, aspect in `ratio`) and resize it back to HxW.
+
+    One affine_grid + grid_sample call for the whole batch; a horizontal flip is a negative x-scale.
+    """
+    n = x.shape[0]
+
+    def u(lo, hi):
+        return lo + (hi - lo) * torch.rand(n, generator=gen, device=gen.device).to(x.device)
+
+    area = u(*scale)
+    log_r = u(torch.log(torch.tensor(ratio[0])).item(), torch.log(torch.tensor(ratio[1])).item())
+    aspect = torch.exp(log_r)
+    sx = torch.sqrt(area * aspect).clamp(max=1.0)   # box width / image width
+    sy = torch.sqrt(area / aspect).clamp(max=1.0)
+    tx = (2 * u(0, 1) - 1) * (1 - sx)                # box centre, in [-1, 1] coordinates
+    ty = (2 * u(0, 1) - 1) * (1 - sy)
+    if hflip:
+        sx = torch.where(u(0, 1) < 0.5, -sx, sx)
+    theta = torch.zeros(n, 2, 3, device=x.device, dtype=x.dtype)
+    theta[:, 0, 0], theta[:, 0, 2], theta[:, 1, 1], theta[:, 1, 2] = sx, tx, sy, ty
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def color_jitter(x: torch.Tensor, gen: torch.Generator, strength: float = 0.4) -> torch.Tensor:
+    """Random per-image contrast and brightness change (grey or colour, on normalized pixels)."""
+    n = x.shape[0]
+    r = torch.rand(n, 2, generator=gen, device=gen.device).to(x.device) * 2 - 1
+    contrast = (1 + strength * r[:, 0]).view(n, 1, 1, 1)
+    brightness = (strength * r[:, 1]).view(n, 1, 1, 1)
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    return (x - mean) * contrast + mean + brightness
+
+
+def contrastive_view(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """A SimCLR view: random resized crop with flip, then contrast/brightness jitter."""
+    return color_jitter(random_resized_crop(x, gen), gen)

@@ -43,6 +43,17 @@ def cmd_sweep(args) -> None:
     sweep(cfg, args.models.split(","), _floats(args.fractions), _ints(args.seeds), args.out)
 
 
+def cmd_pretrain_contrastive(args) -> None:
+    from weakgan.data import load_dataset
+    from weakgan.runtime import pick_device, set_threads
+    from weakgan.stages.contrastive import pretrain_contrastive
+    cfg = resolve(args)
+    set_threads(cfg.threads)
+    path = pretrain_contrastive(cfg, load_dataset(cfg.dataset, cfg.data_dir, cfg.download),
+                                pick_device(cfg.device), cfg.cache_dir)
+    print(f"contrastive backbone: {path}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="weakgan", description=__doc__)
     p.add_argument("--version", action="version", version=__version__)
@@ -64,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seeds", default="0")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_sweep)
+    c = sub.add_parser("pretrain-contrastive", help="SimCLR pretraining of the backbone on the train images (cached)")
+    add_config_flags(c)
+    c.set_defaults(func=cmd_pretrain_contrastive)
     return p
 
 

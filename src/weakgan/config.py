@@ -28,7 +28,14 @@ class Config:
     noise: str = "permutation"        # permutation | symmetric:R | pairflip:R | none | given
     # model
     stem: str = "imagenet"            # ResNet18 stem: imagenet (fast on CPU) | cifar
-    backbone_weights: str = ""        # optional local weights file for the backbone
+    backbone_weights: str = ""        # optional local weights file for the backbone (e.g. ImageNet's)
+    pretrain: str = "none"            # none | contrastive: start from a SimCLR backbone trained on the train images
+    backbone_lr_scale: float = 1.0    # backbone lr = lr * this (a pretrained backbone is fine-tuned gently)
+    contrastive_epochs: float = 15.0
+    contrastive_lr: float = 2e-3
+    contrastive_batch_size: int = 256
+    contrastive_temperature: float = 0.2
+    cache_dir: str = "cache"          # shared pretraining results (contrastive backbone, generator)
     head_hidden: int = 256            # Linear(512, hidden) -> ReLU -> Linear(hidden, K)
     # optimisation (one epoch = as many samples as the training set, for every model)
     epochs: float = 3.0

@@ -66,6 +66,18 @@ def evaluate(model: torch.nn.Module, score: str, data: Dataset, mean: float, std
     return metrics
 
 
+def backbone_weights_for(cfg: Config, data: Dataset, device: torch.device) -> str | None:
+    """The weights a run's backbone starts from: a user's file, the cached contrastive backbone, or none."""
+    if cfg.backbone_weights:
+        return cfg.backbone_weights
+    if cfg.pretrain == "contrastive":
+        from weakgan.stages.contrastive import pretrain_contrastive
+        return str(pretrain_contrastive(cfg, data, device, cfg.cache_dir))
+    if cfg.pretrain != "none":
+        raise WeakganError(f"pretrain '{cfg.pretrain}': expected none or contrastive")
+    return None
+
+
 def train_run(cfg: Config, out: str | Path) -> dict:
     parse_noise(cfg.noise)  # fail on a bad setting before touching data or disk
     out = prepare_out_dir(out)
@@ -82,7 +94,7 @@ def train_run(cfg: Config, out: str | Path) -> dict:
     atomic_write_text(out / "config.yaml", to_yaml(cfg))
     atomic_write_text(out / "classes.json", json.dumps(data.class_names) + "\n")
 
-    stage = ClassifierStage(cfg, data, split, device)
+    stage = ClassifierStage(cfg, data, split, device, backbone_weights_for(cfg, data, device))
     identity = {"model": cfg.model, "dataset": cfg.dataset, "clean_fraction": cfg.clean_fraction,
                 "noise": cfg.noise, "seed": cfg.seed, "n_train": split.n_train}
     summary = fit(stage, cfg, cfg.steps(split.n_train), out / "checkpoints" / "last.pt", identity, name=cfg.model)

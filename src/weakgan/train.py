@@ -71,7 +71,7 @@ def signature(model: torch.nn.Module, identity: dict) -> str:
 def fit(stage, cfg: Config, total_steps: int, ckpt_path: Path, identity: dict, name: str = "train") -> dict:
     """Train stage.model for total_steps, resuming from ckpt_path if it exists. Returns a summary."""
     model = stage.model
-    opt = make_optimizer(cfg, model.parameters())
+    opt = make_optimizer(cfg, stage.param_groups() if hasattr(stage, "param_groups") else model.parameters())
     sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(total_steps, cfg.warmup))
     sig = signature(model, identity)
     ema = EMA(model, cfg.ema) if cfg.ema > 0 else None

@@ -60,15 +60,15 @@ def normalization(images: torch.Tensor) -> tuple[float, float]:
 class ClassifierStage:
     score = "sigmoid"  # the heads are trained with sigmoid + BCE (Hu et al.)
 
-    def __init__(self, cfg: Config, data: Dataset, split: Split, device: torch.device, rank: int = 0,
-                 world: int = 1):
+    def __init__(self, cfg: Config, data: Dataset, split: Split, device: torch.device,
+                 backbone_weights: str | None = None, rank: int = 0, world: int = 1):
         if cfg.model not in MODELS:
             raise WeakganError(f"model '{cfg.model}': expected one of {', '.join(MODELS)}")
         self.cfg, self.device = cfg, device
         k, channels = data.train.num_classes, data.train.shape[0]
         backbone = resnet18_backbone(channels, cfg.stem)
-        if cfg.backbone_weights:
-            load_backbone_weights(backbone, cfg.backbone_weights)
+        if backbone_weights:
+            load_backbone_weights(backbone, backbone_weights)
         clean_head = MLPHead((FEATURE_DIM, cfg.head_hidden, k))
         if cfg.model == "nr":
             self.model = NRModel(backbone, clean_head, MLPHead((FEATURE_DIM, cfg.head_hidden, k)))
@@ -99,6 +99,13 @@ class ClassifierStage:
         self.batches = MixedBatches(parts, sizes, seed=cfg.seed, rank=rank, world=world)
         self.mean, self.std = normalization(data.train.images)
         self.batcher = Batcher(data.train.images, self.mean, self.std, device, cfg, seed=cfg.seed + 1)
+
+    def param_groups(self) -> list[dict]:
+        backbone = list(self.model.backbone.parameters())
+        ids = {id(p) for p in backbone}
+        heads = [p for p in self.model.parameters() if id(p) not in ids]
+        return [{"params": backbone, "lr": self.cfg.lr * self.cfg.backbone_lr_scale},
+                {"params": heads, "lr": self.cfg.lr}]
 
     def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         if self.cfg.model != "nr":
