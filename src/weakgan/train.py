@@ -68,16 +68,59 @@ def signature(model: torch.nn.Module, identity: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+class LossStep:
+    """The default optimisation step, for stages that define loss(batch): one optimizer over the stage's
+    parameters (or its param_groups()), warm-up + cosine schedule, autocast and a GradScaler for fp16."""
+
+    def __init__(self, stage, cfg: Config, total_steps: int, device: torch.device, name: str):
+        self.stage, self.cfg, self.device, self.name = stage, cfg, device, name
+        params = stage.param_groups() if hasattr(stage, "param_groups") else stage.model.parameters()
+        self.opt = make_optimizer(cfg, params)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, warmup_cosine(total_steps, cfg.warmup))
+        # fp16 needs loss scaling; bf16 has fp32's range and does not
+        self.scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp == "fp16")
+
+    def __call__(self, step: int) -> dict[str, float]:
+        batch = next(self.stage.batches)
+        with autocast(self.device, self.cfg.amp):
+            loss, logs = self.stage.loss(batch)
+        if not torch.isfinite(loss):  # before the update, so the weights stay good
+            raise NonFiniteLoss(loss.item())
+        self.opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.opt)
+        self.scaler.update()
+        self.sched.step()
+        return {**logs, "lr": self.sched.get_last_lr()[-1]}
+
+    def state_dict(self) -> dict:
+        return {"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
+                "scaler": self.scaler.state_dict(), "stage": self.stage.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.opt.load_state_dict(state["optimizer"])
+        self.sched.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.stage.load_state_dict(state["stage"])
+
+
+class NonFiniteLoss(Exception):
+    pass
+
+
 def fit(stage, cfg: Config, total_steps: int, ckpt_path: Path, identity: dict, name: str = "train") -> dict:
-    """Train stage.model for total_steps, resuming from ckpt_path if it exists. Returns a summary."""
+    """Train stage.model for total_steps, resuming from ckpt_path if it exists. Returns a summary.
+
+    A stage either defines loss(batch) (LossStep does the update) or train_step(step) -> logs, doing its
+    own updates (GANs: several optimizers, several critic steps); then its state_dict() must hold its
+    optimizers and random generators. Either way this loop owns checkpoints, resume, guards and progress.
+    """
     model = stage.model
-    opt = make_optimizer(cfg, stage.param_groups() if hasattr(stage, "param_groups") else model.parameters())
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(total_steps, cfg.warmup))
+    device = next(model.parameters()).device
+    step_fn = stage if hasattr(stage, "train_step") else LossStep(stage, cfg, total_steps, device, name)
+    run_step = step_fn.train_step if hasattr(step_fn, "train_step") else step_fn
     sig = signature(model, identity)
     ema = EMA(model, cfg.ema) if cfg.ema > 0 else None
-    device = next(model.parameters()).device
-    # fp16 needs loss scaling; bf16 has fp32's range and does not
-    scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp == "fp16")
     start, history, elapsed = 0, [], 0.0
     if ckpt_path.exists():
         state = load_checkpoint(ckpt_path)
@@ -85,20 +128,16 @@ def fit(stage, cfg: Config, total_steps: int, ckpt_path: Path, identity: dict, n
             raise WeakganError(f"{ckpt_path}: checkpoint belongs to another model/config "
                                f"(signature {state.get('signature')} != {sig}); use a new --out folder")
         model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
+        step_fn.load_state_dict(state["step_fn"])
         if ema is not None:
             ema.shadow = state["ema"]
-        stage.load_state_dict(state["stage"])
         torch.set_rng_state(state["torch_rng"])
         start, history, elapsed = state["step"], state["history"], state["elapsed"]
 
     def save(step: int) -> None:
         save_checkpoint(ckpt_path, {
-            "signature": sig, "step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict(), "scaler": scaler.state_dict(),
-            "ema": ema.shadow if ema is not None else {}, "stage": stage.state_dict(), "torch_rng": torch.get_rng_state(),
+            "signature": sig, "step": step, "model": model.state_dict(), "step_fn": step_fn.state_dict(),
+            "ema": ema.shadow if ema is not None else {}, "torch_rng": torch.get_rng_state(),
             "history": history, "elapsed": elapsed + (time.perf_counter() - t0)})
 
     model.train()
@@ -107,24 +146,21 @@ def fit(stage, cfg: Config, total_steps: int, ckpt_path: Path, identity: dict, n
     bar = tqdm(total=total_steps, initial=start, desc=name, disable=not cfg.progress, dynamic_ncols=True,
                leave=False)
     for step in range(start, total_steps):
-        batch = next(stage.batches)
-        with autocast(device, cfg.amp):
-            loss, logs = stage.loss(batch)
-        if not torch.isfinite(loss):
-            raise WeakganError(f"{name}: loss is {loss.item()} at step {step}; stopped, last good checkpoint "
-                               f"kept at {ckpt_path}")
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(opt)
-        scaler.update()
-        sched.step()
+        try:
+            logs = run_step(step)
+            bad = [k for k, v in logs.items() if not math.isfinite(v)]
+            if bad:
+                raise NonFiniteLoss(logs[bad[0]])
+        except NonFiniteLoss as e:
+            raise WeakganError(f"{name}: loss is {e.args[0]} at step {step}; stopped, last good checkpoint "
+                               f"kept at {ckpt_path}") from None
         if ema is not None:
             ema.update(model, step)
         for k, v in logs.items():
-            running[k] = 0.9 * running.get(k, v) + 0.1 * v
+            running[k] = 0.9 * running.get(k, v) + 0.1 * v if k != "lr" else v
         if (step + 1) % 50 == 0 or step + 1 == total_steps:
-            history.append({"step": step + 1, "lr": sched.get_last_lr()[0], **running})
-            bar.set_postfix({k: f"{v:.3f}" for k, v in running.items()})
+            history.append({"step": step + 1, **running})
+            bar.set_postfix({k: f"{v:.3g}" for k, v in running.items()})
         bar.update(1)
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == total_steps:
             save(step + 1)
