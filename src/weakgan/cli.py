@@ -54,6 +54,13 @@ def cmd_pretrain_contrastive(args) -> None:
     print(f"contrastive backbone: {path}")
 
 
+def cmd_reproduce(args) -> None:
+    from weakgan.reproduce import preset_config, reproduce
+    cfg = resolve(args, base=preset_config(args.preset))
+    reproduce(args.preset, cfg, args.out or f"reports/{args.preset}",
+              _ints(args.seeds) if args.seeds else None)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="weakgan", description=__doc__)
     p.add_argument("--version", action="version", version=__version__)
@@ -75,9 +82,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seeds", default="0")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_sweep)
+    r = sub.add_parser("reproduce", help="the paper's experiment: pretraining, all models x fractions x seeds, report")
+    r.add_argument("--preset", default="quick", help="quick | full | paper, or a preset YAML file")
+    r.add_argument("--seeds", help="comma-separated seeds (default: the preset's)")
+    r.add_argument("--out", help="report folder (default reports/PRESET)")
+    add_config_flags(r, skip=("model", "clean_fraction", "seed"))
+    r.set_defaults(func=cmd_reproduce)
+
     c = sub.add_parser("pretrain-contrastive", help="SimCLR pretraining of the backbone on the train images (cached)")
     add_config_flags(c)
     c.set_defaults(func=cmd_pretrain_contrastive)
+    from weakgan.cli_user import add_user_commands; add_user_commands(sub)  # noqa: E702 - predict, label-issues, export
     return p
 
 

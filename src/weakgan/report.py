@@ -59,3 +59,34 @@ def results_table(rows: list[dict], metric: str = "top1", reference: dict[str, d
         n = max(len(cells[(f, m)]) for m in models)
         lines.append("| " + " | ".join([f"{f:.2f}"] + ref + vals + [str(n)]) + " |")
     return "\n".join(lines) + "\n"
+
+
+def accuracy_plot(rows: list[dict], path: str | Path, reference: dict[str, dict[float, float]] | None = None,
+                  metric: str = "top1") -> None:
+    """Accuracy vs clean fraction: one line per model (mean, with std error bars) and the paper's curves."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from weakgan.checkpoint import atomic_write
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, ref in (reference or {}).items():
+        xs = sorted(ref)
+        ax.plot(xs, [ref[x] for x in xs], "k--" if "Table 1" in name else "k:", marker="x", label=name)
+    by_model: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        by_model[r["model"]][float(r["clean_fraction"])].append(100 * float(r[metric]))
+    for model, points in sorted(by_model.items()):
+        xs = sorted(points)
+        ax.errorbar(xs, [np.mean(points[x]) for x in xs], yerr=[np.std(points[x]) for x in xs], marker="o",
+                    capsize=3, label=model)
+    ax.set_xscale("log")
+    ax.set_xticks([0.05, 0.1, 0.2, 0.5, 0.7], ["0.05", "0.1", "0.2", "0.5", "0.7"])
+    ax.set_xlabel("clean fraction")
+    ax.set_ylabel(f"test {metric} (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
+    plt.close(fig)

@@ -5,6 +5,8 @@ import contextlib
 import hashlib
 import json
 import math
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -108,6 +110,29 @@ class NonFiniteLoss(Exception):
     pass
 
 
+class StopRequest:
+    """SIGINT/SIGTERM handler: the loop finishes its step, saves a checkpoint and stops cleanly."""
+
+    def __init__(self):
+        self.signal: int | None = None
+        self.previous: dict = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.signal is not None:   # a second signal: stop at once
+            raise KeyboardInterrupt
+        self.signal = signum
+
+    def __exit__(self, *exc):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+
 def fit(stage, cfg: Config, total_steps: int, ckpt_path: Path, identity: dict, name: str = "train") -> dict:
     """Train stage.model for total_steps, resuming from ckpt_path if it exists. Returns a summary.
 
@@ -122,6 +147,7 @@ def fit(stage, cfg: Config, total_steps: int, ckpt_path: Path, identity: dict, n
     sig = signature(model, identity)
     ema = EMA(model, cfg.ema) if cfg.ema > 0 else None
     start, history, elapsed = 0, [], 0.0
+    running: dict[str, float] = {}
     if ckpt_path.exists():
         state = load_checkpoint(ckpt_path)
         if state.get("signature") != sig:
@@ -133,37 +159,42 @@ def fit(stage, cfg: Config, total_steps: int, ckpt_path: Path, identity: dict, n
             ema.shadow = state["ema"]
         torch.set_rng_state(state["torch_rng"])
         start, history, elapsed = state["step"], state["history"], state["elapsed"]
+        running = state["running"]
 
     def save(step: int) -> None:
         save_checkpoint(ckpt_path, {
             "signature": sig, "step": step, "model": model.state_dict(), "step_fn": step_fn.state_dict(),
             "ema": ema.shadow if ema is not None else {}, "torch_rng": torch.get_rng_state(),
-            "history": history, "elapsed": elapsed + (time.perf_counter() - t0)})
+            "history": history, "running": running, "elapsed": elapsed + (time.perf_counter() - t0)})
 
     model.train()
     t0 = time.perf_counter()
-    running: dict[str, float] = {}
     bar = tqdm(total=total_steps, initial=start, desc=name, disable=not cfg.progress, dynamic_ncols=True,
                leave=False)
-    for step in range(start, total_steps):
-        try:
-            logs = run_step(step)
-            bad = [k for k, v in logs.items() if not math.isfinite(v)]
-            if bad:
-                raise NonFiniteLoss(logs[bad[0]])
-        except NonFiniteLoss as e:
-            raise WeakganError(f"{name}: loss is {e.args[0]} at step {step}; stopped, last good checkpoint "
-                               f"kept at {ckpt_path}") from None
-        if ema is not None:
-            ema.update(model, step)
-        for k, v in logs.items():
-            running[k] = 0.9 * running.get(k, v) + 0.1 * v if k != "lr" else v
-        if (step + 1) % 50 == 0 or step + 1 == total_steps:
-            history.append({"step": step + 1, **running})
-            bar.set_postfix({k: f"{v:.3g}" for k, v in running.items()})
-        bar.update(1)
-        if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == total_steps:
-            save(step + 1)
+    with StopRequest() as stop:
+        for step in range(start, total_steps):
+            try:
+                logs = run_step(step)
+                bad = [k for k, v in logs.items() if not math.isfinite(v)]
+                if bad:
+                    raise NonFiniteLoss(logs[bad[0]])
+            except NonFiniteLoss as e:
+                raise WeakganError(f"{name}: loss is {e.args[0]} at step {step}; stopped, last good "
+                                   f"checkpoint kept at {ckpt_path}") from None
+            if ema is not None:
+                ema.update(model, step)
+            for k, v in logs.items():
+                running[k] = 0.9 * running.get(k, v) + 0.1 * v if k != "lr" else v
+            if (step + 1) % 50 == 0 or step + 1 == total_steps:
+                history.append({"step": step + 1, **running})
+                bar.set_postfix({k: f"{v:.3g}" for k, v in running.items()})
+            bar.update(1)
+            if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == total_steps or stop.signal:
+                save(step + 1)
+            if stop.signal:
+                bar.close()
+                raise WeakganError(f"{name}: stopped by signal {stop.signal} after step {step + 1}; "
+                                   f"checkpoint saved to {ckpt_path}, run the same command again to resume")
     bar.close()
     if ema is not None:  # evaluate and export the averaged weights
         model.load_state_dict(ema.shadow)

@@ -1,0 +1,237 @@
+"""The GAN networks: class-conditional generator, WGAN-GP critic, and the three-branch WSGAN discriminator.
+
+Pixel spaces (one conversion each way, below):
+  GAN space         the generator's tanh output and the critic's input: x_uint8 / 127.5 - 1, in [-1, 1].
+  classifier space  what ClassifierStage and metrics.predict_logits feed a classifier: (x_uint8 / 255 - mean)
+                    / std with the training set's mean and std. The WSGAN discriminator works in this space,
+                    so it classifies test images exactly like the other classifiers; generated images are
+                    converted with gan_to_classifier() before they reach it.
+"""
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.nn.utils.parametrizations import spectral_norm
+
+from weakgan import WeakganError
+from weakgan.models.attention import PixelAttention, SpatialAttention
+from weakgan.models.backbone import FEATURE_DIM, load_backbone_weights, resnet18_backbone
+
+
+def uint8_to_gan(x: torch.Tensor) -> torch.Tensor:
+    return x.float() / 127.5 - 1.0
+
+
+def gan_to_uint8(x: torch.Tensor) -> torch.Tensor:
+    return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def gan_to_classifier(x: torch.Tensor, mean: float, std: float) -> torch.Tensor:
+    """Differentiable: generated images in [-1, 1] -> the classifier's normalization."""
+    return ((x + 1) * 0.5 - mean) / std
+
+
+# --------------------------------------------------------------------------------------------- generator
+class ConditionalBatchNorm2d(nn.Module):
+    """BatchNorm without its own affine part; a per-class scale (1 + g_y) and shift b_y instead."""
+
+    def __init__(self, channels: int, num_classes: int):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(channels, affine=False)
+        self.gain = nn.Embedding(num_classes, channels)
+        self.bias = nn.Embedding(num_classes, channels)
+        nn.init.zeros_(self.gain.weight)
+        nn.init.zeros_(self.bias.weight)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        g, b = 1 + self.gain(y)[:, :, None, None], self.bias(y)[:, :, None, None]
+        return self.bn(x) * g + b
+
+
+class Generator(nn.Module):
+    """G(z, y): z (N, z_dim), y (N,) class indices -> (N, C, size, size) in [-1, 1] (tanh).
+
+    The class enters twice: a label embedding concatenated with z, and class-conditional BatchNorm in
+    both up-sampling blocks. Layout: Linear -> (4w, s/4, s/4) -> [nearest x2, conv3x3, CBN, ReLU] x 2
+    -> conv3x3 -> tanh, so `size` must be a multiple of 4 (28 for FashionMNIST).
+    """
+
+    def __init__(self, num_classes: int, channels: int = 1, size: int = 28, z_dim: int = 64, width: int = 32,
+                 embed_dim: int = 32):
+        super().__init__()
+        if size % 4 or size < 4:
+            raise WeakganError(f"generator: image size {size} is not a multiple of 4")
+        self.arch = {"num_classes": num_classes, "channels": channels, "size": size, "z_dim": z_dim,
+                     "width": width, "embed_dim": embed_dim}
+        self.num_classes, self.z_dim, self.s0 = num_classes, z_dim, size // 4
+        self.embed = nn.Embedding(num_classes, embed_dim)
+        self.fc = nn.Linear(z_dim + embed_dim, 4 * width * self.s0 * self.s0)
+        self.bn0 = ConditionalBatchNorm2d(4 * width, num_classes)
+        self.conv1 = nn.Conv2d(4 * width, 2 * width, 3, padding=1)
+        self.bn1 = ConditionalBatchNorm2d(2 * width, num_classes)
+        self.conv2 = nn.Conv2d(2 * width, width, 3, padding=1)
+        self.bn2 = ConditionalBatchNorm2d(width, num_classes)
+        self.out = nn.Conv2d(width, channels, 3, padding=1)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        h = self.fc(torch.cat([z, self.embed(y)], 1)).view(len(z), -1, self.s0, self.s0)
+        h = F.relu(self.bn0(h, y))
+        h = F.relu(self.bn1(self.conv1(F.interpolate(h, scale_factor=2, mode="nearest")), y))
+        h = F.relu(self.bn2(self.conv2(F.interpolate(h, scale_factor=2, mode="nearest")), y))
+        return torch.tanh(self.out(h))
+
+    def sample_z(self, n: int, gen: torch.Generator | None = None, device=None) -> torch.Tensor:
+        z = torch.randn(n, self.z_dim, generator=gen, device=gen.device if gen is not None else None)
+        return z.to(device if device is not None else self.fc.weight.device)
+
+
+# ------------------------------------------------------------------------------------------------ critic
+class Critic(nn.Module):
+    """The simple class-conditional WGAN-GP critic of stage 1: 4 convolutions and a linear output.
+
+    conv3x3 (w) -> conv4x4/2 (2w) -> conv4x4/2 (4w) -> conv3x3 (4w), LeakyReLU(0.2), no normalization
+    (the gradient penalty is per sample). Conditioning by projection (Miyato & Koyama 2018):
+    f(x, y) = <v, h> + b + <e_y, h> on the flattened features h.
+    """
+
+    def __init__(self, num_classes: int, channels: int = 1, size: int = 28, width: int = 32):
+        super().__init__()
+        self.convs = nn.ModuleList([
+            nn.Conv2d(channels, width, 3, 1, 1), nn.Conv2d(width, 2 * width, 4, 2, 1),
+            nn.Conv2d(2 * width, 4 * width, 4, 2, 1), nn.Conv2d(4 * width, 4 * width, 3, 1, 1)])
+        features = 4 * width * (size // 4) ** 2
+        self.linear = nn.Linear(features, 1)
+        self.project = nn.Embedding(num_classes, features)
+        nn.init.normal_(self.project.weight, std=0.01)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        h = x
+        for conv in self.convs:
+            h = F.leaky_relu(conv(h), 0.2)
+        h = h.flatten(1)
+        return self.linear(h).squeeze(1) + (self.project(y) * h).sum(1)
+
+
+class EMAGenerator(nn.Module):
+    """A generator plus an exponential moving average of its weights (the copy that is kept and sampled)."""
+
+    def __init__(self, generator: Generator):
+        super().__init__()
+        self.generator = generator
+        self.average = copy.deepcopy(generator).requires_grad_(False).eval()
+
+    @torch.no_grad()
+    def update(self, decay: float, step: int) -> None:
+        d = min(decay, (1 + step) / (10 + step))   # short warm-up, as train.EMA
+        for (_, a), (_, g) in zip(self.average.state_dict().items(), self.generator.state_dict().items()):
+            if a.dtype.is_floating_point:
+                a.lerp_(g, 1 - d)
+            else:
+                a.copy_(g)
+
+
+class WGANPair(nn.Module):
+    """Everything stage 1 trains, as one module (fit() checkpoints it): generator (+ its average) and critic."""
+
+    def __init__(self, generator: Generator, critic: Critic):
+        super().__init__()
+        self.g = EMAGenerator(generator)
+        self.critic = critic
+
+
+# ----------------------------------------------------------------------------------------- discriminator
+class DownBlock(nn.Module):
+    """Down-sampling block: [SN-conv3x3, LReLU, SN-conv3x3, LReLU, avg-pool 2] + [avg-pool 2, SN-conv1x1]."""
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__()
+        self.conv1 = spectral_norm(nn.Conv2d(cin, cout, 3, padding=1))
+        self.conv2 = spectral_norm(nn.Conv2d(cout, cout, 3, padding=1))
+        self.skip = spectral_norm(nn.Conv2d(cin, cout, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.leaky_relu(self.conv1(x), 0.2)
+        h = F.avg_pool2d(F.leaky_relu(self.conv2(h), 0.2), 2)
+        return h + self.skip(F.avg_pool2d(x, 2))
+
+
+class AttentionStage(nn.Module):
+    """DownBlock, then pixel (channel) attention and spatial attention side by side, summed (DANet)."""
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__()
+        self.down = DownBlock(cin, cout)
+        self.pixel = PixelAttention()
+        self.spatial = SpatialAttention(cout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.down(x)
+        return self.pixel(h) + self.spatial(h)
+
+
+class AttentionClassifier(nn.Module):
+    """Attention stages, then global average + global max pooling (concatenated) -> Linear to `outputs`."""
+
+    def __init__(self, widths: tuple[int, ...], outputs: int):
+        super().__init__()
+        self.stages = nn.Sequential(*[AttentionStage(a, b) for a, b in zip(widths[:-1], widths[1:])])
+        self.head = nn.Linear(2 * widths[-1], outputs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.stages(x)
+        return self.head(torch.cat([h.mean((2, 3)), h.amax((2, 3))], 1))
+
+
+class ResNetBranch(nn.Module):
+    def __init__(self, channels: int, stem: str, outputs: int, weights: str | None = None):
+        super().__init__()
+        self.backbone = resnet18_backbone(channels, stem)
+        if weights:
+            load_backbone_weights(self.backbone, weights)
+        self.head = nn.Linear(FEATURE_DIM, outputs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x))
+
+
+class WSGANDiscriminator(nn.Module):
+    """D(x) -> (N, K + 1): K class logits (D1) and a real/fake score (D2, least-squares coded: real 1,
+    fake 0), the sum of three branches that each end in K + 1 outputs:
+      global  two attention stages (C -> w -> 2w, so 28x28 -> 14x14 -> 7x7),
+      local   one attention stage (C -> w, 14x14),
+      resnet  ResNet18 (optionally from the contrastive backbone) -> Linear (left out with resnet=False).
+    Input: images in the classifier normalization (see the module docstring).
+    """
+
+    def __init__(self, num_classes: int, channels: int = 1, width: int = 32, resnet: bool = True,
+                 stem: str = "imagenet", backbone_weights: str | None = None):
+        super().__init__()
+        self.num_classes = num_classes
+        outputs = num_classes + 1
+        self.global_branch = AttentionClassifier((channels, width, 2 * width), outputs)
+        self.local_branch = AttentionClassifier((channels, width), outputs)
+        self.resnet_branch = ResNetBranch(channels, stem, outputs, backbone_weights) if resnet else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.global_branch(x) + self.local_branch(x)
+        if self.resnet_branch is not None:
+            out = out + self.resnet_branch(x)
+        return out
+
+
+class WSGAN(nn.Module):
+    """What the WSGAN classifier stage trains, as one module: discriminator D and generator G.
+
+    forward(x) is the classifier: D's K class logits for images in the classifier normalization, so
+    metrics.predict_logits and run.evaluate treat it like any other classifier (score: softmax).
+    """
+
+    def __init__(self, discriminator: WSGANDiscriminator, generator: Generator):
+        super().__init__()
+        self.discriminator, self.generator = discriminator, generator
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.discriminator(x)[:, :self.discriminator.num_classes]

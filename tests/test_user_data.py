@@ -1,0 +1,299 @@
+"""User datasets (folder:ROOT, manifest:CSV), predict and export, on tiny PNG datasets written with Pillow.
+
+The end-to-end tests run the real CLI in subprocesses with one thread (two threads on a shared 2-core
+machine are many times slower than one for these tiny batches).
+"""
+import csv
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import TINY, run_cli
+from PIL import Image
+
+from weakgan import WeakganError
+from weakgan.cli import main
+from weakgan.config import Config
+from weakgan.data import load_dataset
+from weakgan.data.manifest import UserDataOptions, load_manifest
+from weakgan.noise import make_split
+
+CLASSES = ["circle", "square", "stripe"]
+FAST = [*TINY, "--threads", "1", "--checkpoint-every", "1000"]
+# Settings the main developer adds to Config for user datasets; tests that pass them on the command
+# line wait for them.
+USER_FIELDS = ("channels", "image_size", "test_fraction", "test_manifest")
+HAS_USER_FIELDS = all(f in {x.name for x in dataclasses.fields(Config)} for f in USER_FIELDS)
+needs_user_fields = pytest.mark.skipif(not HAS_USER_FIELDS, reason="Config lacks " + ", ".join(USER_FIELDS))
+
+
+def picture(k: int, size: int, rgb: bool, rng: np.random.Generator) -> Image.Image:
+    """Class 0 = centre block, 1 = top bar, 2 = right bar, on dark noise: learnable in a few steps."""
+    a = rng.integers(0, 50, (size, size)).astype(np.uint8)
+    s = size // 4
+    if k == 0:
+        a[s:3 * s, s:3 * s] = 220
+    elif k == 1:
+        a[:s, :] = 220
+    else:
+        a[:, -s:] = 220
+    img = Image.fromarray(a)
+    return img.convert("RGB") if rgb else img
+
+
+def make_folder_dataset(root, n_train=10, n_test=3, n_clean=3, size=16, rgb=True, seed=0):
+    """ROOT/train/<class>/, ROOT/test/<class>/, ROOT/clean.csv; every 2nd image RGB when rgb; the last
+    training image of each class shows the next class (a wrong folder label)."""
+    rng = np.random.default_rng(seed)
+    clean = []
+    for split, n in (("train", n_train), ("test", n_test)):
+        for k, name in enumerate(CLASSES):
+            (root / split / name).mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                shown = (k + 1) % 3 if split == "train" and i == n - 1 else k
+                picture(shown, size, rgb and i % 2 == 0, rng).save(root / split / name / f"{i:02d}.png")
+                if split == "train" and i < n_clean:
+                    clean.append(f"train/{name}/{i:02d}.png")
+    (root / "clean.csv").write_text("path\n" + "\n".join(clean) + "\n")
+    return root
+
+
+def make_manifest_dataset(root, n_per_class=10, seed=0):
+    """images/ of two sizes (12 and 20 px), grey and RGB, JPEG and PNG; train.csv with clean, noisy and
+    unlabelled rows (labels 'circle', 'square', 'stripe')."""
+    rng = np.random.default_rng(seed)
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    lines = ["path,label,clean"]
+    for k, name in enumerate(CLASSES):
+        for i in range(n_per_class):
+            file = f"images/{name}_{i:02d}." + ("jpg" if i == 5 else "png")
+            picture(k, 12 if i % 2 else 20, i % 3 == 0, rng).save(root / file)
+            label, clean = (name, 1) if i < 4 else ("", 0) if i >= 8 else (name, 0)
+            lines.append(f"{file},{label},{clean}")
+    (root / "train.csv").write_text("\n".join(lines) + "\n")
+    return root / "train.csv"
+
+
+def train_main(dataset: str, tmp_path, *extra: str) -> int:
+    """The CLI's main() in-process (bad inputs fail while loading, before any training)."""
+    return main(["train", "--dataset", dataset, "--threads", "1", *extra, "--out", str(tmp_path / "out")])
+
+
+# ---- loading ---------------------------------------------------------------------------------------
+
+def test_folder_dataset_loads(tmp_path):
+    root = make_folder_dataset(tmp_path / "shapes")
+    d = load_dataset(f"folder:{root}")
+    assert d.class_names == CLASSES
+    assert d.train.images.shape == (30, 3, 16, 16) and d.train.images.dtype == torch.uint8  # grey+RGB -> 3
+    assert d.test.images.shape == (9, 3, 16, 16) and d.test.targets.tolist() == [0] * 3 + [1] * 3 + [2] * 3
+    assert d.train.ids[0] == "train/circle/00.png" and d.test.ids[0] == "test/circle/00.png"
+    assert d.given_labels.tolist() == [0] * 10 + [1] * 10 + [2] * 10   # folder = given label
+    assert d.given_clean.tolist() == [0, 1, 2, 10, 11, 12, 20, 21, 22]
+    assert d.train.targets[:4].tolist() == [0, 0, 0, -1]               # true class known only if clean
+    grey = load_dataset(f"folder:{make_folder_dataset(tmp_path / 'grey', rgb=False)}")
+    assert grey.train.images.shape[1] == 1
+
+
+def test_manifest_sizes_channels_and_holdout(tmp_path):
+    csv_path = make_manifest_dataset(tmp_path / "m")
+    with pytest.raises(WeakganError, match="differ in size.*--image-size"):
+        load_manifest(str(csv_path), UserDataOptions(test_fraction=0.25))
+    opts = UserDataOptions(channels=1, image_size=16, test_fraction=0.25)
+    d = load_manifest(str(csv_path), opts)
+    assert d.train.images.shape[1:] == (1, 16, 16) and d.test.images.shape[1:] == (1, 16, 16)
+    # 4 clean rows per class, round(0.25 * 4) = 1 held out per class; only clean rows become test images
+    assert len(d.test) == 3 and d.test.targets.tolist() == [0, 1, 2]
+    assert all(i.split("_")[1][:2] in ("00", "01", "02", "03") for i in d.test.ids)
+    assert len(d.train) == 27 and (d.given_labels == -1).sum() == 6
+    assert set(d.train.ids).isdisjoint(d.test.ids)
+    assert load_manifest(str(csv_path), opts).test.ids == d.test.ids   # the same held-out images every time
+    assert d.train.images.float().std() > 10                             # real pixels, not zeros
+
+
+def test_test_manifest_and_numeric_class_order(tmp_path):
+    rng = np.random.default_rng(1)
+    for i in range(12):
+        picture(i % 3, 8, False, rng).save(tmp_path / f"{i}.png")
+    (tmp_path / "train.csv").write_text("path,label,clean\n" + "".join(f"{i}.png,{[2, 10, 9][i % 3]},1\n"
+                                                                        for i in range(9)))
+    (tmp_path / "test.csv").write_text("path,label\n9.png,2\n10.png,10\n11.png,9\n")
+    d = load_manifest(str(tmp_path / "train.csv"), UserDataOptions(test_manifest=str(tmp_path / "test.csv")))
+    assert d.class_names == ["2", "9", "10"] and d.test.targets.tolist() == [0, 2, 1]
+    # every training label trusted: the run's clean fraction and noise model decide the split
+    assert d.given_clean is None and (d.train.targets >= 0).all()
+    split = make_split(d.train.targets.numpy(), 3, 0.34, "symmetric:0.5", 0, d.given_labels.numpy(), None)
+    assert len(split.clean_idx) == 3 and len(split.noisy_idx) == 6
+
+
+def test_sixteen_bit_png_is_scaled_not_clipped(tmp_path):
+    Image.fromarray(np.full((8, 8), 40000, dtype=np.uint16)).save(tmp_path / "a.png")
+    Image.fromarray(np.full((8, 8), 100, dtype=np.uint8)).save(tmp_path / "b.png")
+    (tmp_path / "train.csv").write_text("path,label,clean\na.png,x,1\nb.png,y,1\n")
+    (tmp_path / "test.csv").write_text("path,label\nb.png,y\n")
+    with pytest.raises(WeakganError, match="duplicate path 'b.png'"):   # train and test share a file
+        load_manifest(str(tmp_path / "train.csv"), UserDataOptions(test_manifest=str(tmp_path / "test.csv")))
+    Image.fromarray(np.full((8, 8), 100, dtype=np.uint8)).save(tmp_path / "c.png")
+    (tmp_path / "test.csv").write_text("path,label\nc.png,y\n")
+    d = load_manifest(str(tmp_path / "train.csv"), UserDataOptions(test_manifest=str(tmp_path / "test.csv")))
+    assert d.train.images[0].unique().tolist() == [40000 // 257]
+
+
+# ---- bad input: one line, naming the row or file, exit status 2 ------------------------------------
+
+def assert_one_line_error(code, capsys, *fragments):
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.count("\n") == 0 and err.startswith("weakgan: error:"), err
+    for fragment in fragments:
+        assert fragment in err, (fragment, err)
+
+
+def test_unknown_test_class(tmp_path, capsys):
+    root = make_folder_dataset(tmp_path / "d", n_train=4, n_test=1, n_clean=1)
+    (root / "test" / "dog").mkdir()
+    picture(0, 16, False, np.random.default_rng(0)).save(root / "test" / "dog" / "a.png")
+    assert_one_line_error(train_main(f"folder:{root}", tmp_path), capsys, "test/dog/a.png", "unknown class 'dog'")
+
+
+def test_missing_file(tmp_path, capsys):
+    root = make_folder_dataset(tmp_path / "d", n_train=4, n_test=1, n_clean=1)
+    (root / "clean.csv").write_text("path\ntrain/circle/00.png\ntrain/circle/99.png\n")
+    assert_one_line_error(train_main(f"folder:{root}", tmp_path), capsys, "clean.csv:3", "missing file")
+    csv_path = make_manifest_dataset(tmp_path / "m", n_per_class=4)
+    csv_path.write_text(csv_path.read_text() + "images/nope.png,circle,1\n")
+    assert_one_line_error(train_main(f"manifest:{csv_path}", tmp_path), capsys, "train.csv:14", "missing file")
+
+
+def test_unreadable_image(tmp_path, capsys):
+    root = make_folder_dataset(tmp_path / "d", n_train=4, n_test=1, n_clean=1)
+    (root / "train" / "square" / "03.png").write_bytes(b"not a png at all")
+    assert_one_line_error(train_main(f"folder:{root}", tmp_path), capsys, "train/square/03.png", "unreadable image")
+
+
+def test_duplicate_path(tmp_path, capsys):
+    csv_path = make_manifest_dataset(tmp_path / "m", n_per_class=4)
+    csv_path.write_text(csv_path.read_text() + "./images/circle_00.png,square,0\n")
+    assert_one_line_error(train_main(f"manifest:{csv_path}", tmp_path), capsys,
+                          "train.csv:14", "duplicate path 'images/circle_00.png'", "train.csv:2")
+
+
+@pytest.mark.parametrize("escape", ["../outside.png", "/etc/hostname"])
+def test_path_outside_dataset_root(tmp_path, capsys, escape):
+    csv_path = make_manifest_dataset(tmp_path / "m", n_per_class=4)
+    csv_path.write_text(csv_path.read_text() + f"{escape},circle,1\n")
+    assert_one_line_error(train_main(f"manifest:{csv_path}", tmp_path), capsys,
+                          "train.csv:14", f"path '{escape}' is outside the dataset folder")
+
+
+def test_class_without_clean_example(tmp_path, capsys):
+    root = make_folder_dataset(tmp_path / "d", n_train=4, n_test=1, n_clean=1)
+    (root / "clean.csv").write_text("path\ntrain/circle/00.png\ntrain/square/00.png\n")
+    assert_one_line_error(train_main(f"folder:{root}", tmp_path), capsys,
+                          "train/stripe/00.png", "class 'stripe' has no clean example")
+
+
+def test_no_clean_rows(tmp_path, capsys):
+    csv_path = make_manifest_dataset(tmp_path / "m", n_per_class=4)
+    csv_path.write_text(csv_path.read_text().replace(",1\n", ",0\n"))
+    assert_one_line_error(train_main(f"manifest:{csv_path}", tmp_path), capsys, "no clean rows")
+
+
+def test_other_bad_manifests(tmp_path, capsys):
+    csv_path = make_manifest_dataset(tmp_path / "m", n_per_class=4)
+    assert_one_line_error(train_main(f"manifest:{csv_path}", tmp_path), capsys, "no test set", "--test-fraction")
+    text = csv_path.read_text()
+    csv_path.write_text(text.replace("path,label,clean", "path,label"))
+    assert_one_line_error(train_main(f"manifest:{csv_path}", tmp_path), capsys, "missing column(s) clean")
+    csv_path.write_text(text.replace("images/circle_00.png,circle,1", "images/circle_00.png,circle,maybe"))
+    assert_one_line_error(train_main(f"manifest:{csv_path}", tmp_path), capsys, "train.csv:2", "clean 'maybe'")
+    assert_one_line_error(train_main(f"folder:{tmp_path / 'nothing'}", tmp_path), capsys, "no train/ folder")
+    assert_one_line_error(train_main("imagenet", tmp_path), capsys, "folder:PATH or manifest:PATH")
+
+
+# ---- end to end through the real CLI ---------------------------------------------------------------
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
+def test_folder_dataset_end_to_end(tmp_path):
+    root = make_folder_dataset(tmp_path / "shapes")
+    run = tmp_path / "run"
+    run_cli("train", "--dataset", f"folder:{root}", "--model", "nr", "--noise", "given", *FAST, "--out", str(run))
+    assert json.loads((run / "classes.json").read_text()) == CLASSES
+    split = json.loads((run / "split.json").read_text())
+    assert (split["noise"], split["n_clean"], split["n_noisy_labelled"]) == ("given", 9, 21)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["n_test"] == 9
+    assert abs(json.loads(run_cli("evaluate", str(run)).stdout)["top1"] - metrics["top1"]) < 1e-9
+
+    # predict: new images of another size and channel count are converted to what the run saw
+    new = tmp_path / "new"
+    new.mkdir()
+    rng = np.random.default_rng(5)
+    for k in range(3):
+        picture(k, 24, False, rng).save(new / f"{CLASSES[k]}.png")
+    p = run_cli("predict", str(run), str(new), "--top-k", "2", "--out", str(tmp_path / "p.csv"),
+                "--figure", str(tmp_path / "p.png"))
+    assert p.stdout.count("circle.png: ") == 1 and (tmp_path / "p.png").stat().st_size > 1000
+    with open(tmp_path / "p.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 3 and list(rows[0])[:5] == ["path", "top1", "top1_prob", "top2", "top2_prob"]
+    assert all(abs(sum(float(r[f"prob:{c}"]) for c in CLASSES) - 1) < 1e-4 for r in rows)
+
+    # label issues: user data, so no true labels to score against
+    run_cli("label-issues", str(run), "--top", "5")
+    lines = (run / "label_issues.csv").read_text().splitlines()
+    assert lines[0].startswith("# probabilities from the clean net") and "out of sample" in lines[0]
+    header = lines[1].split(",")
+    assert header[:6] == ["rank", "path_or_index", "given_label", "suggested_label", "confidence", "label_quality"]
+    assert len(lines) == 2 + 5 and lines[2].split(",")[1].startswith("train/")
+    probs = np.load(run / "pred_probs.npy")
+    assert probs.dtype == np.float32 and probs.shape == (30, 3) and np.allclose(probs.sum(1), 1, atol=1e-6)
+    assert np.load(run / "given_labels.npy").tolist() == [0] * 10 + [1] * 10 + [2] * 10
+    summary = json.loads((run / "label_issues.json").read_text())
+    assert summary["n_noisy_labelled"] == 21 and "n_true_flips" not in summary
+
+    # export: the same logits as the PyTorch model, from [0, 1] images
+    run_cli("export", str(run), "--format", "torchscript")
+    check_exports_match(run)
+
+
+def check_exports_match(run):
+    from weakgan.export import export_run
+    from weakgan.predict import load_trained_classifier
+    torch.set_num_threads(1)
+    clf = load_trained_classifier(run, "cpu")
+    images = torch.randint(0, 256, (5, *clf.input_shape), dtype=torch.uint8)
+    with torch.no_grad():
+        expected = clf.model((images.float() / 255 - clf.mean) / clf.std).numpy()
+    scripted = torch.jit.load(str(run / "model.torchscript.pt"), _extra_files=(extra := {"weakgan.json": ""}))
+    assert np.allclose(scripted(images.float() / 255).detach().numpy(), expected, atol=1e-4)
+    assert json.loads(extra["weakgan.json"])["class_names"] == CLASSES
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxscript")
+    path = export_run(run, "onnx", run / "exported.onnx")
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model)
+    assert json.loads({p.key: p.value for p in model.metadata_props}["weakgan"])["input_shape"] == list(clf.input_shape)
+    ort = pytest.importorskip("onnxruntime")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"images": (images.float() / 255).numpy()})[0]
+    assert np.allclose(got, expected, atol=1e-4)
+
+
+@needs_user_fields
+def test_manifest_dataset_end_to_end(tmp_path):
+    csv_path = make_manifest_dataset(tmp_path / "m")
+    run = tmp_path / "run"
+    # no --noise: a dataset that supplies labels trains on them as given
+    run_cli("train", "--dataset", f"manifest:{csv_path}", "--model", "nr", "--image-size", "16",
+            "--channels", "1", "--test-fraction", "0.25", *FAST, "--out", str(run))
+    split = json.loads((run / "split.json").read_text())
+    assert (split["noise"], split["n_train"], split["n_clean"]) == ("given", 27, 9)
+    assert json.loads((run / "metrics.json").read_text())["n_test"] == 3
+    run_cli("label-issues", str(run))
+    with open(run / "label_issues.csv") as f:
+        rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
+    assert len(rows) == 18 and [r["given_label"] == "" for r in rows] == [False] * 12 + [True] * 6
+    p = run_cli("predict", str(run), str(tmp_path / "m" / "images" / "square_05.jpg"), "--out", "")
+    assert p.stdout.startswith(str(tmp_path / "m" / "images" / "square_05.jpg") + ": ")
