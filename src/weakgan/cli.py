@@ -27,7 +27,7 @@ def cmd_train(args) -> None:
     from weakgan.run import train_run
     cfg = resolve(args)
     m = train_run(cfg, args.out)
-    print(f"{cfg.model} p={cfg.clean_fraction} {cfg.noise} seed {cfg.seed}: top1 {m['top1']:.4f} "
+    print(f"{cfg.model} p={m['clean_fraction']} {m['noise']} seed {cfg.seed}: top1 {m['top1']:.4f} "
           f"top3 {m['top3']:.4f} macro AP {m['macro_ap']:.4f} ({m['train_seconds']:.0f}s) -> {args.out}")
 
 
@@ -40,7 +40,9 @@ def cmd_evaluate(args) -> None:
 def cmd_sweep(args) -> None:
     from weakgan.sweep import sweep
     cfg = resolve(args)
-    sweep(cfg, args.models.split(","), _floats(args.fractions), _ints(args.seeds), args.out)
+    from weakgan.sweep import parse_shard
+    sweep(cfg, args.models.split(","), _floats(args.fractions), _ints(args.seeds), args.out,
+          shard=parse_shard(args.shard))
 
 
 def cmd_pretrain_contrastive(args) -> None:
@@ -49,7 +51,7 @@ def cmd_pretrain_contrastive(args) -> None:
     from weakgan.stages.contrastive import pretrain_contrastive
     cfg = resolve(args)
     set_threads(cfg.threads)
-    path = pretrain_contrastive(cfg, load_dataset(cfg.dataset, cfg.data_dir, cfg.download),
+    path = pretrain_contrastive(cfg, load_dataset(cfg.dataset, cfg.data_dir, cfg.download, cfg=cfg),
                                 pick_device(cfg.device), cfg.cache_dir)
     print(f"contrastive backbone: {path}")
 
@@ -57,8 +59,14 @@ def cmd_pretrain_contrastive(args) -> None:
 def cmd_reproduce(args) -> None:
     from weakgan.reproduce import preset_config, reproduce
     cfg = resolve(args, base=preset_config(args.preset))
+    from weakgan.sweep import parse_shard
     reproduce(args.preset, cfg, args.out or f"reports/{args.preset}",
-              _ints(args.seeds) if args.seeds else None)
+              _ints(args.seeds) if args.seeds else None, shard=parse_shard(args.shard))
+
+
+def cmd_report(args) -> None:
+    from weakgan.reproduce import report_folder
+    print(report_folder(args.dir))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,13 +89,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--fractions", default="0.05,0.1,0.2,0.5,0.7")
     s.add_argument("--seeds", default="0")
     s.add_argument("--out", required=True)
+    s.add_argument("--shard", help="K/N: run only grid entries K, K+N, ... (parallel workers, job arrays)")
     s.set_defaults(func=cmd_sweep)
     r = sub.add_parser("reproduce", help="the paper's experiment: pretraining, all models x fractions x seeds, report")
     r.add_argument("--preset", default="quick", help="quick | full | paper, or a preset YAML file")
     r.add_argument("--seeds", help="comma-separated seeds (default: the preset's)")
     r.add_argument("--out", help="report folder (default reports/PRESET)")
+    r.add_argument("--shard", help="K/N: run only grid entries K, K+N, ... (then `weakgan report DIR`)")
     add_config_flags(r, skip=("model", "clean_fraction", "seed"))
     r.set_defaults(func=cmd_reproduce)
+
+    rp = sub.add_parser("report", help="merge the finished runs of a sweep/reproduce folder into results + report")
+    rp.add_argument("dir")
+    rp.set_defaults(func=cmd_report)
 
     c = sub.add_parser("pretrain-contrastive", help="SimCLR pretraining of the backbone on the train images (cached)")
     add_config_flags(c)

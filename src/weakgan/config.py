@@ -21,11 +21,16 @@ class Config:
     model: str = "nr"                 # clean-only | naive | nr
     seed: int = 0
     # data
-    dataset: str = "fashion-mnist"
+    dataset: str = "fashion-mnist"    # fashion-mnist | folder:ROOT | manifest:FILE.csv (docs/own-data.md)
     data_dir: str = ""                # folder with the IDX files; else $WEAKGAN_DATA, then the Debian path
     download: bool = False            # allow torchvision to download FashionMNIST (never in tests)
     clean_fraction: float = 0.05
-    noise: str = "permutation"        # permutation | symmetric:R | pairflip:R | none | given
+    noise: str = "auto"               # auto | permutation | symmetric:R | pairflip:R | none | given
+                                      # auto = given for a dataset that supplies labels, else permutation
+    channels: int = 0                 # user datasets: 1 or 3; 0 = 1 if every image is grey, else 3
+    image_size: int = 0               # user datasets: resize to SxS; 0 = the images' own (equal) size
+    test_fraction: float = 0.0        # manifest datasets: share of each class's clean rows held out as test
+    test_manifest: str = ""           # manifest datasets: CSV path,label of the test images
     # model
     stem: str = "imagenet"            # ResNet18 stem: imagenet (fast on CPU) | cifar
     backbone_weights: str = ""        # optional local weights file for the backbone (e.g. ImageNet's)

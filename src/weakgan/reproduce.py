@@ -7,6 +7,7 @@ the paper's figures.
 from __future__ import annotations
 
 import dataclasses
+import json
 import platform
 import shutil
 import subprocess
@@ -21,7 +22,7 @@ from weakgan.checkpoint import atomic_write_text
 from weakgan.config import Config, from_dict, load_yaml, to_yaml
 from weakgan.report import accuracy_plot, results_table
 from weakgan.run import prepare_out_dir
-from weakgan.sweep import PAPER_TABLE1, PAPER_TABLE2, run_dir_for, sweep, write_summary
+from weakgan.sweep import PAPER_TABLE1, PAPER_TABLE2, finished_rows, run_dir_for, sweep, write_summary
 
 PRESETS = ("quick", "full", "paper")
 
@@ -66,21 +67,22 @@ def pretrain_shared(cfg: Config, log=print) -> None:
     from weakgan.data import load_dataset
     from weakgan.runtime import pick_device
     from weakgan.stages.contrastive import pretrain_contrastive
-    data = load_dataset(cfg.dataset, cfg.data_dir, cfg.download)
+    data = load_dataset(cfg.dataset, cfg.data_dir, cfg.download, cfg=cfg)
     log(f"shared contrastive backbone: {pretrain_contrastive(cfg, data, pick_device(cfg.device), cfg.cache_dir, log)}")
 
 
 def reproduce(preset_name: str, cfg: Config, out: str | Path, seeds: list[int] | None = None,
-              log=print) -> Path:
+              log=print, shard: tuple[int, int] = (0, 1)) -> Path:
     preset = load_preset(preset_name)
     out = prepare_out_dir(out)
     seeds = seeds if seeds is not None else [int(s) for s in preset["seeds"]]
     t0 = time.perf_counter()
     pretrain_shared(cfg, log)
     t_pre = time.perf_counter() - t0
-    rows = sweep(cfg, list(preset["models"]), [float(f) for f in preset["fractions"]], seeds, out, log)
+    rows = sweep(cfg, list(preset["models"]), [float(f) for f in preset["fractions"]], seeds, out, log, shard)
     wall = time.perf_counter() - t0
     atomic_write_text(out / "config.yaml", to_yaml(cfg))
+    atomic_write_text(out / "reproduce.json", json.dumps({"preset": preset_name, "seeds": seeds}) + "\n")
     write_report(rows, out, preset_name, cfg, seeds, wall, t_pre)
     log(f"report: {out / 'report.md'} ({wall:.0f}s)")
     return out
@@ -119,6 +121,21 @@ def write_report(rows: list[dict], out: Path, preset: str, cfg: Config, seeds: l
         md.append(f"\nFig. 5 (top-3 predictions of `nr`):\n\n![top-3 predictions]({fig5})\n")
     md.append("\nResolved configuration: `config.yaml`; per-run folders under `runs/`; raw rows in `results.csv`.\n")
     atomic_write_text(out / "report.md", "\n".join(md))
+
+
+def report_folder(out: str | Path) -> Path:
+    """`weakgan report DIR`: rebuild results.csv and report.md from every finished run in DIR."""
+    out = Path(out)
+    if not (out / "runs").is_dir():
+        raise WeakganError(f"{out}: no runs/ folder to report on")
+    cfg = from_dict(load_yaml(out / "config.yaml")) if (out / "config.yaml").exists() else Config()
+    meta = json.loads((out / "reproduce.json").read_text()) if (out / "reproduce.json").exists() else {}
+    rows = finished_rows(out)
+    if not rows:
+        raise WeakganError(f"{out}: no finished runs (runs/*/metrics.json)")
+    wall = sum(float(r["train_seconds"]) for r in rows)
+    write_report(rows, out, meta.get("preset", "custom"), cfg, sorted({int(r["seed"]) for r in rows}), wall, 0.0)
+    return out / "report.md"
 
 
 def preset_config(preset_name: str, base: Config | None = None) -> Config:

@@ -5,6 +5,7 @@ model.safetensors, metrics.json, train_log.json and predictions.png.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -79,7 +80,8 @@ def backbone_weights_for(cfg: Config, data: Dataset, device: torch.device) -> st
 
 
 def train_run(cfg: Config, out: str | Path) -> dict:
-    parse_noise(cfg.noise)  # fail on a bad setting before touching data or disk
+    if cfg.noise != "auto":
+        parse_noise(cfg.noise)  # fail on a bad setting before touching data or disk
     out = prepare_out_dir(out)
     if (out / "config.yaml").exists():
         saved = from_dict(load_yaml(out / "config.yaml"))
@@ -89,7 +91,9 @@ def train_run(cfg: Config, out: str | Path) -> dict:
     threads = set_threads(cfg.threads)
     device = pick_device(cfg.device)
     torch.manual_seed(cfg.seed)
-    data = load_dataset(cfg.dataset, cfg.data_dir, cfg.download)
+    data = load_dataset(cfg.dataset, cfg.data_dir, cfg.download, cfg=cfg)
+    if cfg.noise == "auto":  # the labels a user dataset supplies, else the paper's permutation noise
+        cfg = dataclasses.replace(cfg, noise="given" if data.given_labels is not None else "permutation")
     split = load_or_make_split(cfg, data, out)
     atomic_write_text(out / "config.yaml", to_yaml(cfg))
     atomic_write_text(out / "classes.json", json.dumps(data.class_names) + "\n")
@@ -102,9 +106,10 @@ def train_run(cfg: Config, out: str | Path) -> dict:
     atomic_write_text(out / "train_log.json", json.dumps(summary["history"]) + "\n")
 
     metrics = evaluate(stage.model, stage.score, data, stage.mean, stage.std, cfg, device, out)
-    metrics.update({"model": cfg.model, "clean_fraction": cfg.clean_fraction, "noise": cfg.noise,
+    metrics.update({"model": cfg.model, "clean_fraction": split.clean_fraction, "noise": cfg.noise,
                     "seed": cfg.seed, "steps": summary["steps"], "train_seconds": summary["train_seconds"],
                     "device": describe(device), "threads": threads, "normalization": [stage.mean, stage.std],
+                    "input_shape": list(data.train.shape),
                     "split": split.summary(data.train.targets.numpy())})
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     return metrics
@@ -118,7 +123,7 @@ def evaluate_run(run_dir: str | Path) -> dict:
     cfg = from_dict(load_yaml(run_dir / "config.yaml"), source=str(run_dir / "config.yaml"))
     set_threads(cfg.threads)
     device = pick_device(cfg.device)
-    data = load_dataset(cfg.dataset, cfg.data_dir, False)
+    data = load_dataset(cfg.dataset, cfg.data_dir, False, cfg=cfg)
     split = Split.load(run_dir)
     stage = ClassifierStage(cfg, data, split, device)
     stage.model.load_state_dict(load_weights(run_dir / "model.safetensors"))

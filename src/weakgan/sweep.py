@@ -6,6 +6,7 @@ import json
 import time
 from pathlib import Path
 
+from weakgan import WeakganError
 from weakgan.checkpoint import atomic_write_text
 from weakgan.config import Config
 from weakgan.report import results_table, row_from_metrics, write_results_csv
@@ -19,22 +20,56 @@ def run_dir_for(out: Path, model: str, fraction: float, noise: str, seed: int) -
     return out / "runs" / f"{model}_p{fraction:g}_{noise.replace(':', '')}_s{seed}"
 
 
+def parse_shard(text: str | None) -> tuple[int, int]:
+    """'K/N' -> (K, N): this worker runs grid entries K, K+N, K+2N, ... (K counts from 0)."""
+    if not text:
+        return 0, 1
+    try:
+        k, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise WeakganError(f"shard '{text}': expected K/N, e.g. 0/4") from None
+    if not 0 <= k < n:
+        raise WeakganError(f"shard '{text}': need 0 <= K < N")
+    return k, n
+
+
+def finished_rows(out: Path) -> list[dict]:
+    """Rows of every finished run under out/runs (whichever worker ran it)."""
+    rows = []
+    for path in sorted(out.glob("runs/*/metrics.json")):
+        try:
+            rows.append(row_from_metrics(json.loads(path.read_text())))
+        except (ValueError, KeyError) as e:
+            raise WeakganError(f"{path}: not a valid metrics file ({e})") from None
+    return rows
+
+
 def sweep(base: Config, models: list[str], fractions: list[float], seeds: list[int], out: str | Path,
-          log=print) -> list[dict]:
+          log=print, shard: tuple[int, int] = (0, 1)) -> list[dict]:
+    """Run this worker's share of the grid (skipping finished runs), then summarize all finished runs.
+
+    Workers given different shards may share `out`: each run has its own folder and the summary files
+    are rewritten atomically from the run folders, so concurrent workers never leave a torn file.
+    """
     out = prepare_out_dir(out)
-    rows, t0 = [], time.perf_counter()
+    t0 = time.perf_counter()
     grid = [(m, f, s) for s in seeds for f in fractions for m in models]
-    for i, (model, fraction, seed) in enumerate(grid, 1):
+    k, n = shard
+    for i, (model, fraction, seed) in enumerate(grid):
+        if i % n != k:
+            continue
         cfg = dataclasses.replace(base, model=model, clean_fraction=fraction, seed=seed)
         run_dir = run_dir_for(out, model, fraction, base.noise, seed)
+        tag = f"[{i + 1}/{len(grid)}] {run_dir.name}"
         if (run_dir / "metrics.json").exists():
             metrics = json.loads((run_dir / "metrics.json").read_text())
-            log(f"[{i}/{len(grid)}] {run_dir.name}: done before, top1 {metrics['top1']:.4f}")
+            log(f"{tag}: done before, top1 {metrics['top1']:.4f}")
         else:
             metrics = train_run(cfg, run_dir)
-            log(f"[{i}/{len(grid)}] {run_dir.name}: top1 {metrics['top1']:.4f} in {metrics['train_seconds']:.0f}s")
-        rows.append(row_from_metrics(metrics))
-        write_summary(rows, out)
+            log(f"{tag}: top1 {metrics['top1']:.4f} in {metrics['train_seconds']:.0f}s")
+        write_summary(finished_rows(out), out)
+    rows = finished_rows(out)
+    write_summary(rows, out)
     log(f"sweep wall time {time.perf_counter() - t0:.0f}s -> {out / 'results.csv'}")
     return rows
 

@@ -159,7 +159,7 @@ def fit(stage, cfg: Config, total_steps: int, ckpt_path: Path, identity: dict, n
             ema.shadow = state["ema"]
         torch.set_rng_state(state["torch_rng"])
         start, history, elapsed = state["step"], state["history"], state["elapsed"]
-        running = state["running"]
+        running = state.get("running", {})
 
     def save(step: int) -> None:
         save_checkpoint(ckpt_path, {

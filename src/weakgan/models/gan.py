@@ -54,9 +54,9 @@ class ConditionalBatchNorm2d(nn.Module):
 class Generator(nn.Module):
     """G(z, y): z (N, z_dim), y (N,) class indices -> (N, C, size, size) in [-1, 1] (tanh).
 
-    The class enters twice: a label embedding concatenated with z, and class-conditional BatchNorm in
-    both up-sampling blocks. Layout: Linear -> (4w, s/4, s/4) -> [nearest x2, conv3x3, CBN, ReLU] x 2
-    -> conv3x3 -> tanh, so `size` must be a multiple of 4 (28 for FashionMNIST).
+    The class enters twice: a label embedding concatenated with z, and class-conditional BatchNorm after
+    every layer but the last. Layout (w = width): Linear -> (4w, s/4, s/4) -> convT4x4/2 (2w, s/2) ->
+    convT4x4/2 (w, s) -> conv3x3 (C) -> tanh, so `size` must be a multiple of 4 (28 for FashionMNIST).
     """
 
     def __init__(self, num_classes: int, channels: int = 1, size: int = 28, z_dim: int = 64, width: int = 32,
@@ -70,39 +70,43 @@ class Generator(nn.Module):
         self.embed = nn.Embedding(num_classes, embed_dim)
         self.fc = nn.Linear(z_dim + embed_dim, 4 * width * self.s0 * self.s0)
         self.bn0 = ConditionalBatchNorm2d(4 * width, num_classes)
-        self.conv1 = nn.Conv2d(4 * width, 2 * width, 3, padding=1)
+        self.up1 = nn.ConvTranspose2d(4 * width, 2 * width, 4, 2, 1)
         self.bn1 = ConditionalBatchNorm2d(2 * width, num_classes)
-        self.conv2 = nn.Conv2d(2 * width, width, 3, padding=1)
+        self.up2 = nn.ConvTranspose2d(2 * width, width, 4, 2, 1)
         self.bn2 = ConditionalBatchNorm2d(width, num_classes)
         self.out = nn.Conv2d(width, channels, 3, padding=1)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         h = self.fc(torch.cat([z, self.embed(y)], 1)).view(len(z), -1, self.s0, self.s0)
         h = F.relu(self.bn0(h, y))
-        h = F.relu(self.bn1(self.conv1(F.interpolate(h, scale_factor=2, mode="nearest")), y))
-        h = F.relu(self.bn2(self.conv2(F.interpolate(h, scale_factor=2, mode="nearest")), y))
+        h = F.relu(self.bn1(self.up1(h), y))
+        h = F.relu(self.bn2(self.up2(h), y))
         return torch.tanh(self.out(h))
 
-    def sample_z(self, n: int, gen: torch.Generator | None = None, device=None) -> torch.Tensor:
+    def sample_z(self, n: int, gen: torch.Generator | None = None) -> torch.Tensor:
+        """n latent vectors on the generator's device, drawn from `gen` (on its own device)."""
         z = torch.randn(n, self.z_dim, generator=gen, device=gen.device if gen is not None else None)
-        return z.to(device if device is not None else self.fc.weight.device)
+        return z.to(self.fc.weight.device)
 
 
 # ------------------------------------------------------------------------------------------------ critic
 class Critic(nn.Module):
     """The simple class-conditional WGAN-GP critic of stage 1: 4 convolutions and a linear output.
 
-    conv3x3 (w) -> conv4x4/2 (2w) -> conv4x4/2 (4w) -> conv3x3 (4w), LeakyReLU(0.2), no normalization
-    (the gradient penalty is per sample). Conditioning by projection (Miyato & Koyama 2018):
-    f(x, y) = <v, h> + b + <e_y, h> on the flattened features h.
+    conv4x4/2 (w) -> conv4x4/2 (2w) -> conv3x3 (4w) -> conv3x3/2 (4w), LeakyReLU(0.2), no normalization
+    (the gradient penalty is per sample); 28x28 -> 14 -> 7 -> 7 -> 4. Down-sampling early keeps it cheap
+    on a CPU (the critic runs 3 times per critic step, with a double backward for the penalty).
+    Conditioning by projection (Miyato & Koyama 2018): f(x, y) = <v, h> + b + <e_y, h>, h the flattened
+    features.
     """
 
     def __init__(self, num_classes: int, channels: int = 1, size: int = 28, width: int = 32):
         super().__init__()
         self.convs = nn.ModuleList([
-            nn.Conv2d(channels, width, 3, 1, 1), nn.Conv2d(width, 2 * width, 4, 2, 1),
-            nn.Conv2d(2 * width, 4 * width, 4, 2, 1), nn.Conv2d(4 * width, 4 * width, 3, 1, 1)])
-        features = 4 * width * (size // 4) ** 2
+            nn.Conv2d(channels, width, 4, 2, 1), nn.Conv2d(width, 2 * width, 4, 2, 1),
+            nn.Conv2d(2 * width, 4 * width, 3, 1, 1), nn.Conv2d(4 * width, 4 * width, 3, 2, 1)])
+        last = (size // 4 - 1) // 2 + 1
+        features = 4 * width * last * last
         self.linear = nn.Linear(features, 1)
         self.project = nn.Embedding(num_classes, features)
         nn.init.normal_(self.project.weight, std=0.01)
