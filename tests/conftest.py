@@ -44,7 +44,7 @@ def tiny_fashion(tmp_path_factory) -> Path:
 
 # Settings that make a run take seconds on a 2-core CPU.
 TINY = ["--epochs", "5", "--batch-size", "40", "--head-hidden", "32", "--checkpoint-every", "5",
-        "--eval-batch-size", "100", "--no-progress", "--threads", "2", "--ema", "0.9"]
+        "--eval-batch-size", "100", "--no-progress", "--threads", "1", "--ema", "0.9"]
 
 
 def run_cli(*args: str, check: bool = True, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:

@@ -20,6 +20,8 @@ from weakgan.data.dataset import Dataset
 from weakgan.figures import top_k_figure
 from weakgan.metrics import classification_metrics, predict_logits, to_probs
 from weakgan.noise import Split, make_split, parse_noise
+from weakgan import distributed
+from weakgan.distributed import DistInfo, gather_rows
 from weakgan.runtime import describe, pick_device, set_threads
 from weakgan.stages.classifier import ClassifierStage
 from weakgan.train import fit
@@ -55,15 +57,19 @@ def load_or_make_split(cfg: Config, data: Dataset, out: Path) -> Split:
 
 
 def evaluate(model: torch.nn.Module, score: str, data: Dataset, mean: float, std: float, cfg: Config,
-             device: torch.device, out: Path) -> dict:
-    logits = predict_logits(model, data.test.images, mean, std, device, cfg.eval_batch_size, cfg.channels_last)
+             device: torch.device, out: Path, info: DistInfo | None = None) -> dict:
+    """Metrics on the whole test set; under torchrun each rank predicts a strided shard, then all gather."""
+    info = info or DistInfo(0, 1, device)
+    shard = data.test.images[info.rank::info.world]
+    logits = predict_logits(model, shard, mean, std, device, cfg.eval_batch_size, cfg.channels_last)
+    logits = gather_rows(logits.to(device), len(data.test), info).cpu()
     probs = to_probs(logits, score)
     targets = data.test.targets.numpy()
     metrics = classification_metrics(probs, targets, data.class_names)
-    # Fig. 5: a fixed, seeded selection of test images with true label and top-3 predictions
-    pick = np.random.default_rng(0).choice(len(targets), size=min(16, len(targets)), replace=False)
-    top_k_figure(data.test.images[pick].numpy(), probs[pick], data.class_names, out / "predictions.png",
-                 true_labels=targets[pick])
+    if info.main:  # Fig. 5: a fixed, seeded selection of test images with true label and top-3 predictions
+        pick = np.random.default_rng(0).choice(len(targets), size=min(16, len(targets)), replace=False)
+        top_k_figure(data.test.images[pick].numpy(), probs[pick], data.class_names, out / "predictions.png",
+                     true_labels=targets[pick])
     return metrics
 
 
@@ -82,37 +88,52 @@ def backbone_weights_for(cfg: Config, data: Dataset, device: torch.device) -> st
 def train_run(cfg: Config, out: str | Path) -> dict:
     if cfg.noise != "auto":
         parse_noise(cfg.noise)  # fail on a bad setting before touching data or disk
-    out = prepare_out_dir(out)
+    info = distributed.setup(cfg.device)
+    out = Path(out)
+    if info.main:
+        check_run_folder(cfg, out)
+    threads = set_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    data = load_dataset(cfg.dataset, cfg.data_dir, cfg.download, cfg=cfg)
+    if cfg.noise == "auto":  # the labels a user dataset supplies, else the paper's permutation noise
+        cfg = dataclasses.replace(cfg, noise="given" if data.given_labels is not None else "permutation")
+    if info.main:   # rank 0 writes the split and does shared pretraining; the others then read them
+        split = load_or_make_split(cfg, data, out)
+        atomic_write_text(out / "config.yaml", to_yaml(cfg))
+        atomic_write_text(out / "classes.json", json.dumps(data.class_names) + "\n")
+        weights = backbone_weights_for(cfg, data, info.device)
+    distributed.barrier()
+    if not info.main:
+        split, weights = Split.load(out), backbone_weights_for(cfg, data, info.device)
+
+    stage = ClassifierStage(cfg, data, split, info.device, weights, info.rank, info.world)
+    stage.train_model = distributed.wrap(stage.model, info)
+    identity = {"model": cfg.model, "dataset": cfg.dataset, "clean_fraction": cfg.clean_fraction,
+                "noise": cfg.noise, "seed": cfg.seed, "n_train": split.n_train, "world": info.world}
+    summary = fit(stage, cfg, cfg.steps(split.n_train), out / "checkpoints" / "last.pt", identity,
+                  name=cfg.model, main=info.main)
+    metrics = evaluate(stage.model, stage.score, data, stage.mean, stage.std, cfg, info.device, out, info)
+    metrics.update({"model": cfg.model, "clean_fraction": split.clean_fraction, "noise": cfg.noise,
+                    "seed": cfg.seed, "steps": summary["steps"], "train_seconds": summary["train_seconds"],
+                    "device": describe(info.device) + (f"x{info.world}" if info.world > 1 else ""),
+                    "threads": threads, "world_size": info.world, "normalization": [stage.mean, stage.std],
+                    "input_shape": list(data.train.shape), "split": split.summary(data.train.targets.numpy())})
+    if info.main:
+        save_weights(out / "model.safetensors", stage.model.state_dict())
+        atomic_write_text(out / "train_log.json", json.dumps(summary["history"]) + "\n")
+        atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    distributed.barrier()
+    return metrics
+
+
+def check_run_folder(cfg: Config, out: Path) -> None:
+    """The folder must be writable and hold nothing but (a resumable part of) this same run."""
+    prepare_out_dir(out)
     if (out / "config.yaml").exists():
         saved = from_dict(load_yaml(out / "config.yaml"))
         if (saved.model, saved.stem, saved.dataset) != (cfg.model, cfg.stem, cfg.dataset):
             raise WeakganError(f"{out}/config.yaml: this folder holds a run of model '{saved.model}' "
                                f"({saved.dataset}); use a new --out folder")
-    threads = set_threads(cfg.threads)
-    device = pick_device(cfg.device)
-    torch.manual_seed(cfg.seed)
-    data = load_dataset(cfg.dataset, cfg.data_dir, cfg.download, cfg=cfg)
-    if cfg.noise == "auto":  # the labels a user dataset supplies, else the paper's permutation noise
-        cfg = dataclasses.replace(cfg, noise="given" if data.given_labels is not None else "permutation")
-    split = load_or_make_split(cfg, data, out)
-    atomic_write_text(out / "config.yaml", to_yaml(cfg))
-    atomic_write_text(out / "classes.json", json.dumps(data.class_names) + "\n")
-
-    stage = ClassifierStage(cfg, data, split, device, backbone_weights_for(cfg, data, device))
-    identity = {"model": cfg.model, "dataset": cfg.dataset, "clean_fraction": cfg.clean_fraction,
-                "noise": cfg.noise, "seed": cfg.seed, "n_train": split.n_train}
-    summary = fit(stage, cfg, cfg.steps(split.n_train), out / "checkpoints" / "last.pt", identity, name=cfg.model)
-    save_weights(out / "model.safetensors", stage.model.state_dict())
-    atomic_write_text(out / "train_log.json", json.dumps(summary["history"]) + "\n")
-
-    metrics = evaluate(stage.model, stage.score, data, stage.mean, stage.std, cfg, device, out)
-    metrics.update({"model": cfg.model, "clean_fraction": split.clean_fraction, "noise": cfg.noise,
-                    "seed": cfg.seed, "steps": summary["steps"], "train_seconds": summary["train_seconds"],
-                    "device": describe(device), "threads": threads, "normalization": [stage.mean, stage.std],
-                    "input_shape": list(data.train.shape),
-                    "split": split.summary(data.train.targets.numpy())})
-    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    return metrics
 
 
 def evaluate_run(run_dir: str | Path) -> dict:

@@ -133,12 +133,14 @@ class StopRequest:
             signal.signal(sig, handler)
 
 
-def fit(stage, cfg: Config, total_steps: int, ckpt_path: Path, identity: dict, name: str = "train") -> dict:
+def fit(stage, cfg: Config, total_steps: int, ckpt_path: Path, identity: dict, name: str = "train",
+        main: bool = True) -> dict:
     """Train stage.model for total_steps, resuming from ckpt_path if it exists. Returns a summary.
 
     A stage either defines loss(batch) (LossStep does the update) or train_step(step) -> logs, doing its
     own updates (GANs: several optimizers, several critic steps); then its state_dict() must hold its
     optimizers and random generators. Either way this loop owns checkpoints, resume, guards and progress.
+    Under torchrun every rank runs this loop; only the main rank (main=True) writes checkpoints.
     """
     model = stage.model
     device = next(model.parameters()).device
@@ -162,6 +164,8 @@ def fit(stage, cfg: Config, total_steps: int, ckpt_path: Path, identity: dict, n
         running = state.get("running", {})
 
     def save(step: int) -> None:
+        if not main:
+            return
         save_checkpoint(ckpt_path, {
             "signature": sig, "step": step, "model": model.state_dict(), "step_fn": step_fn.state_dict(),
             "ema": ema.shadow if ema is not None else {}, "torch_rng": torch.get_rng_state(),
@@ -169,7 +173,7 @@ def fit(stage, cfg: Config, total_steps: int, ckpt_path: Path, identity: dict, n
 
     model.train()
     t0 = time.perf_counter()
-    bar = tqdm(total=total_steps, initial=start, desc=name, disable=not cfg.progress, dynamic_ncols=True,
+    bar = tqdm(total=total_steps, initial=start, desc=name, disable=not (cfg.progress and main), dynamic_ncols=True,
                leave=False)
     with StopRequest() as stop:
         for step in range(start, total_steps):

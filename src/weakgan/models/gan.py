@@ -239,3 +239,10 @@ class WSGAN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.discriminator(x)[:, :self.discriminator.num_classes]
+
+    def train(self, mode: bool = True) -> "WSGAN":
+        """G always samples in eval mode (BatchNorm running statistics of its pretraining), also while
+        stage 3 updates it: a batch of one class must not be normalized by its own statistics."""
+        super().train(mode)
+        self.generator.eval()
+        return self

@@ -35,14 +35,15 @@ class Classifier(nn.Module):
 class NRModel(Classifier):
     """Clean net c and residual net r on shared features; g = sigmoid(c), h = sigmoid(c + r).
 
-    forward() returns the clean logits c only (predictions come from the clean net); the residual
-    is a separate call so no label can ever reach the branch that predicts it.
+    forward(x) returns the clean logits c (predictions come from the clean net); forward(x,
+    with_residual=True) returns (c, r). Images are the only input: no label can reach either branch.
     """
 
     def __init__(self, backbone: nn.Module, clean_head: nn.Module, residual_head: nn.Module):
         super().__init__(backbone, clean_head)
         self.residual_head = residual_head
 
-    def clean_and_residual(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, with_residual: bool = False):
         f = self.backbone(x)
-        return self.clean_head(f), self.residual_head(f)
+        c = self.clean_head(f)
+        return (c, self.residual_head(f)) if with_residual else c

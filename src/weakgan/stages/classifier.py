@@ -77,6 +77,7 @@ class ClassifierStage:
         self.model.to(device)
         if cfg.channels_last:
             self.model.to(memory_format=torch.channels_last)
+        self.train_model = self.model   # the DDP wrapper under torchrun (set by the caller)
 
         # label given with every training image: true label for clean ones, the noisy label otherwise
         n = split.n_train
@@ -110,11 +111,11 @@ class ClassifierStage:
     def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         if self.cfg.model != "nr":
             idx = next(iter(batch.values()))
-            loss = bce_onehot(self.model(self.batcher(idx)), self.labels[idx.to(self.device)])
+            loss = bce_onehot(self.train_model(self.batcher(idx)), self.labels[idx.to(self.device)])
             return loss, {"loss": loss.item()}
         idx = torch.cat([batch["clean"], batch["noisy"]])
         n_clean = len(batch["clean"])
-        c, r = self.model.clean_and_residual(self.batcher(idx))  # one pass: BatchNorm sees the mixed batch
+        c, r = self.train_model(self.batcher(idx), with_residual=True)  # one pass: BatchNorm sees the mixed batch
         y = self.labels[idx.to(self.device)]
         loss, l_clean, l_noise = nr_loss(c[:n_clean], y[:n_clean], c[n_clean:], r[n_clean:], y[n_clean:],
                                          self.cfg.alpha)

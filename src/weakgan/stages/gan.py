@@ -1,0 +1,434 @@
+"""The WSGAN stages (Mao et al. 2021, paper §3.2), each run by train.fit() through train_step(step).
+
+Stage 1  pretrain_generator(): class-conditional generator G trained with WGAN-GP against a simple critic
+         (models/gan.py), cached under cache_dir/generator-<key>/ like the contrastive backbone. G is
+         conditioned only on labels the user may use: the clean set's labels, plus (gan_labels: pseudo)
+         confident predictions of a finished classifier run on the noisy images. The hidden true labels of
+         the noisy set are never read (a summary line reports pseudo-label accuracy where targets exist).
+Stage 2  WSGANClassifierStage: discriminator/classifier D (K class logits + a real/fake score) trained
+         with L_sup (clean labels) + pseudo-labels (confident predictions on the noisy images, whose given
+         labels are ignored) + L_unsup (least squares, real 1 / fake 0) against G's images, G fixed.
+Stage 3  optional in the same stage (gan_g_every > 0): every N steps one update of G against the current D,
+         with the least-squares generator loss plus D's class cross-entropy on G(z, y) for the asked y.
+
+Settings are read with setting(cfg, name): the Config field if it exists, else the default in
+GAN_SETTINGS, so this module works before and after the fields are added to config.Config.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from weakgan import WeakganError
+from weakgan.checkpoint import atomic_write_text, load_weights, save_weights
+from weakgan.config import Config, to_yaml
+from weakgan.data.dataset import Dataset
+from weakgan.gan_augment import augment_group, augment_view, group_index, translate
+from weakgan.gan_losses import (gradient_penalty, lsgan_discriminator_loss, lsgan_generator_loss, pseudo_labels,
+                                supervised_loss, wgan_critic_loss, wgan_generator_loss)
+from weakgan.models.gan import (WSGAN, Critic, Generator, WGANPair, WSGANDiscriminator, gan_to_classifier,
+                                uint8_to_gan)
+from weakgan.noise import UNLABELLED, Split
+from weakgan.sampling import MixedBatches, split_batch
+from weakgan.stages.classifier import Batcher, normalization
+from weakgan.train import NonFiniteLoss, fit, warmup_cosine
+
+# name: (type, default, meaning). The main developer adds these to config.Config under the same names.
+GAN_SETTINGS: dict[str, tuple[str, object, str]] = {
+    # stage 1: generator pretraining (WGAN-GP)
+    "gan_labels": ("str", "clean", "labels G is conditioned on: clean | pseudo (clean + confident "
+                                   "predictions of the classifier run gan_pseudo_run on the noisy images)"),
+    "gan_pseudo_run": ("str", "", "finished classifier run folder whose predictions pseudo-label the noisy "
+                                  "images for gan_labels: pseudo (must use the same clean split)"),
+    "gan_steps": ("int", 1000, "generator steps of stage 1 (each with gan_n_critic critic steps)"),
+    "gan_batch_size": ("int", 64, "real images per critic step in stage 1"),
+    "gan_n_critic": ("int", 5, "critic steps per generator step"),
+    "gan_gp_weight": ("float", 10.0, "gradient-penalty weight"),
+    "gan_lr": ("float", 2e-4, "Adam learning rate of G and critic in stage 1"),
+    "gan_beta1": ("float", 0.0, "Adam beta1 of stage 1 (WGAN-GP: 0 or 0.5)"),
+    "gan_beta2": ("float", 0.9, "Adam beta2 of stage 1"),
+    "gan_z_dim": ("int", 64, "latent size of G"),
+    "gan_g_width": ("int", 32, "G widths: 4w -> 2w -> w channels"),
+    "gan_critic_width": ("int", 32, "critic widths: w -> 2w -> 4w -> 4w channels"),
+    "gan_g_ema": ("float", 0.999, "decay of the moving average of G's weights (the G that is kept)"),
+    "gan_shift": ("int", 2, "stage 1: random translation (pixels) of real and generated images alike"),
+    # stage 2 (+3): the WSGAN discriminator/classifier
+    "gan_d_width": ("int", 32, "width of D's attention branches (global: w -> 2w, local: w)"),
+    "gan_d_resnet": ("bool", True, "D's third branch: ResNet18 (from the contrastive backbone if pretrain: "
+                                   "contrastive)"),
+    "gan_d_batch_size": ("int", 64, "real images (clean + noisy) per D step, before augmented views"),
+    "gan_d_lr": ("float", 2e-4, "Adam learning rate of D (warm-up + cosine)"),
+    "gan_clean_share": ("float", 0.25, "share of clean images among the real images of a D batch"),
+    "gan_views": ("int", 1, "augmented views travelling with each real image"),
+    "gan_vflip": ("bool", False, "vertical flips in the views (the paper's; off: upside-down clothes are "
+                                 "not in the test set)"),
+    "gan_fake_ratio": ("float", 0.5, "generated images per real image in a D batch"),
+    "gan_pseudo_threshold": ("float", 0.95, "softmax confidence from which a prediction becomes a pseudo-label"),
+    "gan_pseudo_weight": ("float", 1.0, "weight of the pseudo-label cross-entropy"),
+    "gan_pseudo_warmup": ("float", 0.1, "share of D steps before pseudo-labels are used"),
+    "gan_unsup_weight": ("float", 1.0, "weight of L_unsup"),
+    "gan_g_every": ("int", 0, "stage 3: one G update every N D steps (0 = G stays fixed)"),
+    "gan_g_lr": ("float", 5e-5, "Adam learning rate of G in stage 3"),
+    "gan_class_weight": ("float", 1.0, "stage 3: weight of D's class cross-entropy on G(z, y)"),
+}
+
+
+def setting(cfg, name: str):
+    return getattr(cfg, name, GAN_SETTINGS[name][1])
+
+
+def replace_settings(cfg: Config, **changes) -> Config:
+    """dataclasses.replace that keeps GAN settings set as plain attributes (before Config has the fields)."""
+    names = {f.name for f in dataclasses.fields(cfg)}
+    out = dataclasses.replace(cfg, **{k: v for k, v in changes.items() if k in names})
+    for k, v in {**vars(cfg), **changes}.items():
+        if k not in names:
+            setattr(out, k, v)
+    return out
+
+
+def _adam(params, lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
+    return torch.optim.Adam(params, lr=lr, betas=betas)
+
+
+def _check(**losses: torch.Tensor) -> None:
+    """Stop before an update is applied if any loss is NaN or infinite (fit() reports it)."""
+    for name, value in losses.items():
+        if not torch.isfinite(value):
+            raise NonFiniteLoss(f"{value.item()} ({name})")
+
+
+# ------------------------------------------------------------------------------ generator files
+def save_generator(run_dir: str | Path, generator: Generator) -> Path:
+    """run_dir/generator.safetensors + generator.json (architecture); `weakgan generate` reads both."""
+    run_dir = Path(run_dir)
+    path = run_dir / "generator.safetensors"
+    save_weights(path, generator.state_dict())
+    atomic_write_text(run_dir / "generator.json", json.dumps(generator.arch, indent=2) + "\n")
+    return path
+
+
+def load_generator(path: str | Path, device: torch.device | str = "cpu") -> Generator:
+    """A saved generator (its folder or its .safetensors file), in eval mode."""
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    arch_file = folder / "generator.json"
+    if not arch_file.is_file():
+        raise WeakganError(f"{folder}: no generator.json (write generators with save_generator)")
+    try:
+        arch = json.loads(arch_file.read_text())
+        g = Generator(**arch)
+    except (ValueError, TypeError) as e:
+        raise WeakganError(f"{arch_file}: not a generator description ({e})") from None
+    try:
+        g.load_state_dict(load_weights(folder / "generator.safetensors"))
+    except RuntimeError as e:
+        raise WeakganError(f"{folder}/generator.safetensors does not fit generator.json "
+                           f"({str(e).splitlines()[0][:160]})") from None
+    return g.to(device).eval()
+
+
+# ------------------------------------------------------------------- stage 1: generator pretraining
+def conditioning_set(cfg, data: Dataset, split: Split, device: torch.device, log=print) \
+        -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """(training indices, their labels, info) that stage 1 conditions G on: the clean set, plus pseudo-labelled
+    noisy images with gan_labels: pseudo. Never the true labels of the noisy set."""
+    clean = torch.as_tensor(split.clean_idx, dtype=torch.long)
+    labels = data.train.targets[clean]
+    info: dict = {"labels": setting(cfg, "gan_labels"), "n_clean": len(clean)}
+    if setting(cfg, "gan_labels") == "clean":
+        return clean, labels, info
+    if setting(cfg, "gan_labels") != "pseudo":
+        raise WeakganError(f"gan_labels '{setting(cfg, 'gan_labels')}': expected clean or pseudo")
+    run = setting(cfg, "gan_pseudo_run")
+    if not run:
+        raise WeakganError("gan_labels 'pseudo' needs gan_pseudo_run: a finished classifier run on this data")
+    from weakgan.predict import load_trained_classifier
+    if not (Path(run) / "split.npz").is_file():
+        raise WeakganError(f"{run}: no split.npz; cannot check that it was trained on this clean split")
+    theirs = Split.load(run)
+    if not np.array_equal(np.sort(theirs.clean_idx), np.sort(split.clean_idx)):
+        raise WeakganError(f"{run}: trained on another clean split (its clean labels would leak into this "
+                           f"split's noisy set); train it with the same clean_fraction and seed")
+    clf = load_trained_classifier(run, str(device))
+    if clf.class_names != data.class_names or clf.input_shape != data.train.shape:
+        raise WeakganError(f"{run}: classes or image shape differ from this dataset")
+    noisy = torch.as_tensor(split.noisy_idx, dtype=torch.long)
+    probs = clf.probabilities(data.train.images[noisy])
+    confident = probs.max(1) >= setting(cfg, "gan_pseudo_threshold")
+    keep = noisy[torch.from_numpy(confident)]
+    pseudo = torch.from_numpy(probs.argmax(1)[confident]).long()
+    info.update({"pseudo_run": str(run), "n_pseudo": len(keep), "pseudo_share": float(confident.mean())})
+    truth = data.train.targets[keep]
+    if len(keep) and (truth >= 0).all():   # a diagnostic only; nothing trains on it
+        info["pseudo_accuracy_diagnostic"] = float((truth == pseudo).float().mean())
+    log(f"generator conditioning: {len(clean)} clean + {len(keep)} pseudo-labelled images "
+        f"(confidence >= {setting(cfg, 'gan_pseudo_threshold')})")
+    return torch.cat([clean, keep]), torch.cat([labels, pseudo]), info
+
+
+class GeneratorPretrainStage:
+    """Stage 1: WGAN-GP, gan_n_critic critic steps per generator step; fit() runs gan_steps generator steps."""
+
+    def __init__(self, cfg, data: Dataset, idx: torch.Tensor, labels: torch.Tensor, device: torch.device):
+        self.cfg = cfg
+        k, (c, h, w) = data.train.num_classes, data.train.shape
+        if h != w:
+            raise WeakganError(f"generator: images must be square, got {h}x{w}")
+        g = Generator(k, c, h, setting(cfg, "gan_z_dim"), setting(cfg, "gan_g_width"))
+        self.model = WGANPair(g, Critic(k, c, h, setting(cfg, "gan_critic_width"))).to(device)
+        self.images = data.train.images[idx].to(device)
+        self.labels = labels.to(device)
+        self.batch_size = setting(cfg, "gan_batch_size")
+        self.batches = MixedBatches({"real": torch.arange(len(idx))}, {"real": self.batch_size}, cfg.seed)
+        self.gen = torch.Generator().manual_seed(cfg.seed + 2)   # latents, penalty points, translations
+        betas = (setting(cfg, "gan_beta1"), setting(cfg, "gan_beta2"))
+        self.opt_g = _adam(g.parameters(), setting(cfg, "gan_lr"), betas)
+        self.opt_c = _adam(self.model.critic.parameters(), setting(cfg, "gan_lr"), betas)
+
+    def _shift(self, x: torch.Tensor) -> torch.Tensor:
+        return translate(x, self.gen, setting(self.cfg, "gan_shift"), fill=-1.0)
+
+    def train_step(self, step: int) -> dict[str, float]:
+        g, critic = self.model.g.generator, self.model.critic
+        sums = {"critic": 0.0, "wdist": 0.0, "gp": 0.0}
+        n_critic = setting(self.cfg, "gan_n_critic")
+        for _ in range(n_critic):
+            b = next(self.batches)["real"].to(self.images.device)
+            real, y = uint8_to_gan(self.images[b]), self.labels[b]
+            with torch.no_grad():
+                fake = g(g.sample_z(len(b), self.gen), y)
+            real, fake = self._shift(real), self._shift(fake)
+            scores = critic(torch.cat([real, fake]), torch.cat([y, y]))
+            gp = gradient_penalty(critic, real, fake, y, gen=self.gen)
+            w_loss = wgan_critic_loss(scores[:len(b)], scores[len(b):])
+            loss = w_loss + setting(self.cfg, "gan_gp_weight") * gp
+            _check(critic=loss)
+            self.opt_c.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt_c.step()
+            for key, v in (("critic", loss), ("wdist", -w_loss), ("gp", gp)):
+                sums[key] += v.item() / n_critic
+        # generator step: labels drawn like the data's (those of the last real batch)
+        fake = g(g.sample_z(len(y), self.gen), y)
+        g_loss = wgan_generator_loss(critic(self._shift(fake), y))
+        _check(generator=g_loss)
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward(inputs=list(g.parameters()))
+        self.opt_g.step()
+        self.model.g.update(setting(self.cfg, "gan_g_ema"), step)
+        return {**sums, "generator": g_loss.item()}
+
+    def state_dict(self) -> dict:
+        return {"batches": self.batches.state_dict(), "gen": self.gen.get_state(),
+                "opt_g": self.opt_g.state_dict(), "opt_c": self.opt_c.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.batches.load_state_dict(state["batches"])
+        self.gen.set_state(state["gen"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_c.load_state_dict(state["opt_c"])
+
+
+STAGE1_KEYS = ("gan_steps", "gan_batch_size", "gan_n_critic", "gan_gp_weight", "gan_lr", "gan_beta1", "gan_beta2",
+               "gan_z_dim", "gan_g_width", "gan_critic_width", "gan_g_ema", "gan_shift")
+
+
+def generator_key(cfg, data: Dataset, idx: torch.Tensor, labels: torch.Tensor) -> str:
+    """Hash of the training images, the conditioning set (indices and labels: the clean split and any
+    pseudo-labels) and every setting that changes the generator."""
+    h = hashlib.sha256(data.train.images.numpy().tobytes())
+    h.update(idx.numpy().astype(np.int64).tobytes())
+    h.update(labels.numpy().astype(np.int64).tobytes())
+    h.update(json.dumps({"seed": cfg.seed, **{k: setting(cfg, k) for k in STAGE1_KEYS}}, sort_keys=True).encode())
+    return h.hexdigest()[:12]
+
+
+def pretrain_generator(cfg, data: Dataset, split: Split, device: torch.device, cache_dir: str | Path,
+                       log=print) -> Path:
+    """Return the cached stage-1 generator (generator.safetensors), training it first if needed (resumable).
+
+    The folder is also a generator folder for `weakgan generate`: generator.safetensors + generator.json,
+    config.yaml, classes.json, plus summary.json and grid.png (one row per class).
+    """
+    from weakgan.gan_metrics import class_grid
+    idx, labels, info = conditioning_set(cfg, data, split, device, log)
+    folder = Path(cache_dir) / f"generator-{generator_key(cfg, data, idx, labels)}"
+    weights = folder / "generator.safetensors"
+    if weights.exists():
+        return weights
+    folder.mkdir(parents=True, exist_ok=True)
+    pre = replace_settings(cfg, ema=0.0)
+    steps = setting(cfg, "gan_steps")
+    log(f"generator pretraining (WGAN-GP) -> {folder} ({steps} generator steps x {setting(cfg, 'gan_n_critic')} "
+        f"critic steps of {setting(cfg, 'gan_batch_size')} images; {len(idx)} conditioning images)")
+    torch.manual_seed(cfg.seed)
+    stage = GeneratorPretrainStage(pre, data, idx, labels, device)
+    summary = fit(stage, pre, steps, folder / "checkpoint.pt", {"stage": "generator", "key": folder.name},
+                  name="generator")
+    generator = stage.model.g.average
+    atomic_write_text(folder / "config.yaml", to_yaml(cfg))
+    atomic_write_text(folder / "classes.json", json.dumps(data.class_names) + "\n")
+    atomic_write_text(folder / "summary.json", json.dumps(
+        {"train_seconds": summary["train_seconds"], "steps": summary["steps"], "conditioning": info,
+         "real_images_per_second": steps * setting(cfg, "gan_n_critic") * setting(cfg, "gan_batch_size")
+         / max(summary["train_seconds"], 1e-9), "history": summary["history"]}) + "\n")
+    class_grid(generator, data.class_names, folder / "grid.png")
+    return save_generator(folder, generator)   # last: its presence marks the cache entry complete
+
+
+# ------------------------------------------------------------------ stages 2 and 3: the WSGAN classifier
+def wsgan_settings(cfg: Config) -> Config:
+    """The run settings fit() gets for the WSGAN stage: no EMA (the stage owns G and its optimizers) and
+    gan_d_batch_size as the batch size, so cfg.steps(n_train) counts passes over the real images."""
+    return replace_settings(cfg, ema=0.0, batch_size=setting(cfg, "gan_d_batch_size"))
+
+
+class WSGANClassifierStage:
+    """Stage 2 (+ stage 3 with gan_g_every > 0), with ClassifierStage's interface for run.py:
+    model (forward(x) = D's K class logits for images in the classifier normalization (x/255 - mean)/std),
+    score, mean, std, batches, state_dict/load_state_dict, and train_step (it owns its optimizers).
+
+    A D batch: gan_d_batch_size real images (gan_clean_share clean with true labels, the rest from the noisy
+    set with their given labels ignored), each with gan_views augmented views, plus gan_fake_ratio generated
+    images per real image (labels uniform over the classes), augmented like the real rows.
+    """
+    score = "softmax"
+
+    def __init__(self, cfg: Config, data: Dataset, split: Split, device: torch.device,
+                 backbone_weights: str | None = None, generator_weights: str | Path | None = None,
+                 rank: int = 0, world: int = 1, total_steps: int | None = None):
+        self.cfg = cfg = wsgan_settings(cfg)
+        self.device = device
+        self.k = k = data.train.num_classes
+        c, h, _ = data.train.shape
+        if generator_weights:
+            g = load_generator(generator_weights)
+            if (g.arch["num_classes"], g.arch["channels"], g.arch["size"]) != (k, c, h):
+                raise WeakganError(f"{generator_weights}: generator makes {g.arch['channels']}x{g.arch['size']} "
+                                   f"images of {g.arch['num_classes']} classes; this data needs {c}x{h} of {k}")
+        else:   # an untrained G (fresh runs should pass the pretrained one; loading a run overwrites it)
+            g = Generator(k, c, h, setting(cfg, "gan_z_dim"), setting(cfg, "gan_g_width"))
+        d = WSGANDiscriminator(k, c, setting(cfg, "gan_d_width"), setting(cfg, "gan_d_resnet"), cfg.stem,
+                               backbone_weights)
+        self.model = WSGAN(d, g).to(device)
+        if cfg.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        self.train_g = setting(cfg, "gan_g_every") > 0
+        g.requires_grad_(self.train_g)
+
+        clean = torch.as_tensor(split.clean_idx, dtype=torch.long)
+        noisy = torch.as_tensor(split.noisy_idx, dtype=torch.long)
+        self.clean_labels = torch.full((split.n_train,), UNLABELLED, dtype=torch.long)
+        self.clean_labels[clean] = data.train.targets[clean]
+        self.clean_labels = self.clean_labels.to(device)
+        b = cfg.batch_size
+        n_clean, n_noisy = split_batch(b, setting(cfg, "gan_clean_share")) if len(noisy) else (b, 0)
+        self.batches = MixedBatches({"clean": clean, "noisy": noisy}, {"clean": n_clean, "noisy": n_noisy},
+                                    seed=cfg.seed, rank=rank, world=world)
+        self.mean, self.std = normalization(data.train.images)
+        self.batcher = Batcher(data.train.images, self.mean, self.std, device, cfg, seed=cfg.seed + 1)
+        self.gen = torch.Generator().manual_seed(cfg.seed + 3)   # views, latents, fake labels
+        self.view_args = {"fill": -self.mean / self.std, "hflip": cfg.hflip, "vflip": setting(cfg, "gan_vflip")}
+        self.total = total_steps or cfg.steps(split.n_train)
+        self.pseudo_from = int(setting(cfg, "gan_pseudo_warmup") * self.total)
+
+        resnet = list(d.resnet_branch.parameters()) if d.resnet_branch is not None else []
+        ids = {id(p) for p in resnet}
+        rest = [p for p in d.parameters() if id(p) not in ids]
+        lr = setting(cfg, "gan_d_lr")
+        groups = [{"params": rest, "lr": lr}] + ([{"params": resnet, "lr": lr * cfg.backbone_lr_scale}] if resnet else [])
+        self.opt_d = torch.optim.Adam(groups, betas=(0.5, 0.999))
+        self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, warmup_cosine(self.total, cfg.warmup))
+        self.opt_g = _adam(g.parameters(), setting(cfg, "gan_g_lr"), (0.5, 0.999)) if self.train_g else None
+
+    # ------------------------------------------------------------------ pieces
+    def _fakes(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """n generated images in the classifier normalization (differentiable in G) and their labels.
+        A share views/(1+views) of them is augmented, matching the mix of originals and views of real rows."""
+        g = self.model.generator
+        y = torch.randint(0, self.k, (n,), generator=self.gen).to(self.device)
+        x = gan_to_classifier(g(g.sample_z(n, self.gen), y), self.mean, self.std)
+        views = setting(self.cfg, "gan_views")
+        if views > 0:
+            pick = (torch.rand(n, generator=self.gen) < views / (1 + views)).to(self.device)
+            x = torch.where(pick[:, None, None, None], augment_view(x, self.gen, **self.view_args), x)
+        return x.contiguous(memory_format=self.batcher.memory_format), y
+
+    def _d_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, float]:
+        k, views = self.k, setting(self.cfg, "gan_views")
+        idx = torch.cat([batch["clean"], batch.get("noisy", batch["clean"][:0])])
+        n, n_clean = len(idx), len(batch["clean"])
+        real = augment_group(self.batcher(idx, train=False), self.gen, views, **self.view_args)
+        owner = group_index(n, views, self.device)             # which image each row shows
+        with torch.no_grad():
+            fake, _ = self._fakes(max(1, round(setting(self.cfg, "gan_fake_ratio") * n)))
+        out = self.model.discriminator(torch.cat([real, fake]).contiguous(memory_format=self.batcher.memory_format))
+        logits, scores = out[:len(real), :k], out[:, k]
+        labels = self.clean_labels[idx.to(self.device)][owner]  # -1 on rows of noisy images
+        l_sup = supervised_loss(logits, labels)
+        # pseudo-labels: confident predictions on the (un-augmented) noisy originals, for all their rows
+        pseudo = pseudo_labels(logits[n_clean:n], setting(self.cfg, "gan_pseudo_threshold"))
+        if step < self.pseudo_from:
+            pseudo.fill_(-1)
+        rows = owner >= n_clean
+        l_pseudo = supervised_loss(logits[rows], pseudo[owner[rows] - n_clean])
+        l_unsup = lsgan_discriminator_loss(scores[:len(real)], scores[len(real):], a=0.0, b=1.0)
+        loss = l_sup + setting(self.cfg, "gan_pseudo_weight") * l_pseudo + setting(self.cfg, "gan_unsup_weight") * l_unsup
+        _check(discriminator=loss)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+        self.sched_d.step()
+        n_noisy = n - n_clean
+        return {"loss": loss.item(), "sup": l_sup.item(), "pseudo": l_pseudo.item(), "unsup": l_unsup.item(),
+                "pseudo_share": float((pseudo >= 0).float().mean()) if n_noisy else 0.0,
+                "d_real": scores[:len(real)].mean().item(), "d_fake": scores[len(real):].mean().item(),
+                "lr": self.sched_d.get_last_lr()[0]}
+
+    def _g_step(self) -> dict[str, float]:
+        """Stage 3: G against the fixed D (D in eval mode: its BatchNorm statistics stay those of D batches)."""
+        d = self.model.discriminator
+        d.eval()
+        try:
+            fake, y = self._fakes(setting(self.cfg, "gan_d_batch_size"))
+            out = d(fake)
+            l_adv = lsgan_generator_loss(out[:, self.k], c=1.0)
+            l_cls = F.cross_entropy(out[:, :self.k].float(), y)
+            loss = l_adv + setting(self.cfg, "gan_class_weight") * l_cls
+            _check(generator=loss)
+            self.opt_g.zero_grad(set_to_none=True)
+            loss.backward(inputs=list(self.model.generator.parameters()))
+            self.opt_g.step()
+        finally:
+            d.train()
+        return {"g_adv": l_adv.item(), "g_class": l_cls.item()}
+
+    def train_step(self, step: int) -> dict[str, float]:
+        logs = self._d_step(next(self.batches), step)
+        every = setting(self.cfg, "gan_g_every")
+        if self.train_g and (step + 1) % every == 0:
+            logs.update(self._g_step())
+        return logs
+
+    def state_dict(self) -> dict:
+        state = {"batches": self.batches.state_dict(), "gen": self.gen.get_state(),
+                 "opt_d": self.opt_d.state_dict(), "sched_d": self.sched_d.state_dict()}
+        if self.opt_g is not None:
+            state["opt_g"] = self.opt_g.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        self.batches.load_state_dict(state["batches"])
+        self.gen.set_state(state["gen"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.sched_d.load_state_dict(state["sched_d"])
+        if self.opt_g is not None:
+            self.opt_g.load_state_dict(state["opt_g"])
