@@ -6,11 +6,12 @@
 # given label is not the clean net's top class) and the ranking's average precision.
 #
 # Usage: benchmarks/label_issues.sh [OUT_DIR] [extra `weakgan train` flags, e.g. --amp bf16 --epochs 3]
-# Default OUT_DIR: benchmarks/results/label_issues. Two full trainings on 60,000 images: long on a CPU.
-# Finished runs in OUT_DIR are reused; the table goes to OUT_DIR/summary.md.
+# Default OUT_DIR: runs/bench-label-issues. Two full trainings on 60,000 images: long on a CPU.
+# Finished runs in OUT_DIR are reused; the table goes to OUT_DIR/summary.md and is copied to
+# benchmarks/results/label_issues.md.
 set -euo pipefail
 
-out="benchmarks/results/label_issues"
+out="runs/bench-label-issues"
 if [[ $# -gt 0 && "$1" != -* ]]; then
   out="$1"
   shift
@@ -47,3 +48,5 @@ lines += ["", "Probabilities: " + s["probabilities"] + "."]
 (out / "summary.md").write_text("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY
+mkdir -p benchmarks/results
+{ cat "$out/summary.md"; echo; echo "- command: \`bash benchmarks/label_issues.sh $*\`"; echo "- machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; date $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD); seed 0"; } > benchmarks/results/label_issues.md

@@ -60,6 +60,7 @@ class Config:
     threads: int = 0                  # CPU threads; 0 = all cores
     channels_last: bool = True        # measured faster on CPU too (models/backbone.py)
     amp: str = "none"                 # none | bf16 | fp16 (fp16 on CUDA only); bf16 is ~1.3x faster on AVX512-BF16 CPUs
+    compile: bool = False             # torch.compile the training model (worth it on CUDA for long runs)
     eval_batch_size: int = 1024
     checkpoint_every: int = 200       # steps between checkpoints
     progress: bool = True

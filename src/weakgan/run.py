@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +28,11 @@ from weakgan.stages.classifier import ClassifierStage
 from weakgan.train import fit
 
 
+MIN_FREE_BYTES = 200 * 2**20  # a run writes ~100 MB of checkpoints; refuse to start without room
+
+
 def prepare_out_dir(out: str | Path) -> Path:
-    """Create the run folder and prove it is writable before any training starts."""
+    """Create the run folder and prove it is writable, with room to spare, before any training starts."""
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -37,6 +41,10 @@ def prepare_out_dir(out: str | Path) -> Path:
         probe.unlink()
     except OSError as e:
         raise WeakganError(f"{out}: output folder is not writable ({e.strerror})") from None
+    free = shutil.disk_usage(out).free
+    if free < MIN_FREE_BYTES:
+        raise WeakganError(f"{out}: only {free // 2**20} MB free on this disk, need at least "
+                           f"{MIN_FREE_BYTES // 2**20} MB for checkpoints")
     return out
 
 
@@ -108,6 +116,8 @@ def train_run(cfg: Config, out: str | Path) -> dict:
 
     stage = ClassifierStage(cfg, data, split, info.device, weights, info.rank, info.world)
     stage.train_model = distributed.wrap(stage.model, info)
+    if cfg.compile:
+        stage.train_model = torch.compile(stage.train_model)
     identity = {"model": cfg.model, "dataset": cfg.dataset, "clean_fraction": cfg.clean_fraction,
                 "noise": cfg.noise, "seed": cfg.seed, "n_train": split.n_train, "world": info.world}
     summary = fit(stage, cfg, cfg.steps(split.n_train), out / "checkpoints" / "last.pt", identity,

@@ -148,7 +148,11 @@ class WGANPair(nn.Module):
 
 # ----------------------------------------------------------------------------------------- discriminator
 class DownBlock(nn.Module):
-    """Down-sampling block: [SN-conv3x3, LReLU, SN-conv3x3, LReLU, avg-pool 2] + [avg-pool 2, SN-conv1x1]."""
+    """Down-sampling residual block: [SN-conv3x3, LReLU, avg-pool 2, SN-conv3x3] + [avg-pool 2, SN-conv1x1].
+
+    The second convolution runs at the pooled size (a quarter of the cost of pooling last, which matters
+    on a CPU at 28x28).
+    """
 
     def __init__(self, cin: int, cout: int):
         super().__init__()
@@ -157,9 +161,8 @@ class DownBlock(nn.Module):
         self.skip = spectral_norm(nn.Conv2d(cin, cout, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = F.leaky_relu(self.conv1(x), 0.2)
-        h = F.avg_pool2d(F.leaky_relu(self.conv2(h), 0.2), 2)
-        return h + self.skip(F.avg_pool2d(x, 2))
+        h = F.avg_pool2d(F.leaky_relu(self.conv1(x), 0.2), 2)
+        return self.conv2(F.leaky_relu(h, 0.2)) + self.skip(F.avg_pool2d(x, 2))
 
 
 class AttentionStage(nn.Module):
@@ -177,7 +180,7 @@ class AttentionStage(nn.Module):
 
 
 class AttentionClassifier(nn.Module):
-    """Attention stages, then global average + global max pooling (concatenated) -> Linear to `outputs`."""
+    """Attention stages, LReLU, then global average + global max pooling (concatenated) -> Linear to `outputs`."""
 
     def __init__(self, widths: tuple[int, ...], outputs: int):
         super().__init__()
@@ -185,7 +188,7 @@ class AttentionClassifier(nn.Module):
         self.head = nn.Linear(2 * widths[-1], outputs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.stages(x)
+        h = F.leaky_relu(self.stages(x), 0.2)
         return self.head(torch.cat([h.mean((2, 3)), h.amax((2, 3))], 1))
 
 
@@ -231,14 +234,16 @@ class WSGAN(nn.Module):
 
     forward(x) is the classifier: D's K class logits for images in the classifier normalization, so
     metrics.predict_logits and run.evaluate treat it like any other classifier (score: softmax).
+    forward(x, full=True) gives all K + 1 outputs (the training step calls it so, through a DDP wrapper).
     """
 
     def __init__(self, discriminator: WSGANDiscriminator, generator: Generator):
         super().__init__()
         self.discriminator, self.generator = discriminator, generator
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.discriminator(x)[:, :self.discriminator.num_classes]
+    def forward(self, x: torch.Tensor, full: bool = False) -> torch.Tensor:
+        out = self.discriminator(x)
+        return out if full else out[:, :self.discriminator.num_classes]
 
     def train(self, mode: bool = True) -> "WSGAN":
         """G always samples in eval mode (BatchNorm running statistics of its pretraining), also while

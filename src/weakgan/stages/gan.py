@@ -307,6 +307,9 @@ class WSGANClassifierStage:
                  rank: int = 0, world: int = 1, total_steps: int | None = None):
         self.cfg = cfg = wsgan_settings(cfg)
         self.device = device
+        if world > 1 and setting(cfg, "gan_g_every") > 0:
+            raise WeakganError("stage 3 (gan_g_every > 0) runs in one process only: train without torchrun, "
+                               "or with gan_g_every 0")
         self.k = k = data.train.num_classes
         c, h, _ = data.train.shape
         if generator_weights:
@@ -321,6 +324,7 @@ class WSGANClassifierStage:
         self.model = WSGAN(d, g).to(device)
         if cfg.channels_last:
             self.model.to(memory_format=torch.channels_last)
+        self.train_model = self.model   # the DDP wrapper under torchrun (set by the caller, as ClassifierStage)
         self.train_g = setting(cfg, "gan_g_every") > 0
         g.requires_grad_(self.train_g)
 
@@ -335,7 +339,7 @@ class WSGANClassifierStage:
                                     seed=cfg.seed, rank=rank, world=world)
         self.mean, self.std = normalization(data.train.images)
         self.batcher = Batcher(data.train.images, self.mean, self.std, device, cfg, seed=cfg.seed + 1)
-        self.gen = torch.Generator().manual_seed(cfg.seed + 3)   # views, latents, fake labels
+        self.gen = torch.Generator().manual_seed(cfg.seed + 3 + 1000 * rank)   # views, latents, fake labels
         self.view_args = {"fill": -self.mean / self.std, "hflip": cfg.hflip, "vflip": setting(cfg, "gan_vflip")}
         self.total = total_steps or cfg.steps(split.n_train)
         self.pseudo_from = int(setting(cfg, "gan_pseudo_warmup") * self.total)
@@ -370,7 +374,7 @@ class WSGANClassifierStage:
         owner = group_index(n, views, self.device)             # which image each row shows
         with torch.no_grad():
             fake, _ = self._fakes(max(1, round(setting(self.cfg, "gan_fake_ratio") * n)))
-        out = self.model.discriminator(torch.cat([real, fake]).contiguous(memory_format=self.batcher.memory_format))
+        out = self.train_model(torch.cat([real, fake]).contiguous(memory_format=self.batcher.memory_format), full=True)
         logits, scores = out[:len(real), :k], out[:, k]
         labels = self.clean_labels[idx.to(self.device)][owner]  # -1 on rows of noisy images
         l_sup = supervised_loss(logits, labels)
