@@ -5,7 +5,6 @@ import argparse
 import csv
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -386,6 +385,23 @@ def test_generator_pretraining_resumes_exactly(tiny_fashion, tmp_path):
         torch.manual_seed(0)
         stage = GeneratorPretrainStage(cfg, data, idx, labels, CPU)
         fit(stage, cfg, steps, ckpt, {"k": 1}, name="generator")
+        return stage.model.state_dict()
+
+    straight = run(4, tmp_path / "a.pt")
+    run(2, tmp_path / "b.pt")
+    resumed = run(4, tmp_path / "b.pt")
+    assert all(torch.allclose(straight[k].float(), resumed[k].float(), atol=1e-6) for k in straight)
+
+
+def test_wsgan_stage_resumes_exactly(tiny_fashion, tmp_path):
+    cfg = tiny_cfg(tiny_fashion, gan_g_every=2, gan_pseudo_threshold=0.0, gan_pseudo_warmup=0.0)
+    data = load_dataset("fashion-mnist", str(tiny_fashion))
+    split = tiny_split(cfg, data)
+
+    def run(steps, ckpt):
+        torch.manual_seed(0)
+        stage = WSGANClassifierStage(cfg, data, split, CPU, total_steps=4)
+        fit(stage, stage.cfg, steps, ckpt, {"k": 1}, name="wsgan")
         return stage.model.state_dict()
 
     straight = run(4, tmp_path / "a.pt")

@@ -6,6 +6,8 @@ import json
 import sys
 
 from weakgan import WeakganError, __version__
+from weakgan.cli_gan import add_gan_commands
+from weakgan.cli_user import add_user_commands
 from weakgan.config import add_config_flags, resolve
 
 
@@ -106,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("pretrain-contrastive", help="SimCLR pretraining of the backbone on the train images (cached)")
     add_config_flags(c)
     c.set_defaults(func=cmd_pretrain_contrastive)
-    from weakgan.cli_user import add_user_commands; add_user_commands(sub)  # noqa: E702 - predict, label-issues, export
+    add_user_commands(sub)   # predict, label-issues, export (cli_user.py)
+    add_gan_commands(sub)    # pretrain-gan, generate, gan-eval (cli_gan.py)
     return p
 
 

@@ -18,7 +18,7 @@ from weakgan import WeakganError
 @dataclass
 class Config:
     # what to train
-    model: str = "nr"                 # clean-only | naive | nr
+    model: str = "nr"                 # clean-only | naive | nr | wsgan
     seed: int = 0
     # data
     dataset: str = "fashion-mnist"    # fashion-mnist | folder:ROOT | manifest:FILE.csv (docs/own-data.md)
@@ -55,6 +55,36 @@ class Config:
     crop_pad: int = 2                 # random translation by up to this many pixels
     hflip: bool = True
     vflip: bool = False
+    # WSGAN (stages/gan.py): stage 1 generator pretraining, stage 2/3 discriminator-classifier
+    gan_labels: str = 'clean'             # labels G is conditioned on: clean | pseudo (clean + confident predictions of the classifier run gan_pseudo_run on the noisy images)
+    gan_pseudo_run: str = ''              # finished classifier run folder whose predictions pseudo-label the noisy images for gan_labels: pseudo (must use the same clean split)
+    gan_steps: int = 1000                 # generator steps of stage 1 (each with gan_n_critic critic steps)
+    gan_batch_size: int = 64              # real images per critic step in stage 1
+    gan_n_critic: int = 5                 # critic steps per generator step
+    gan_gp_weight: float = 10.0           # gradient-penalty weight
+    gan_lr: float = 0.0002                # Adam learning rate of G and critic in stage 1
+    gan_beta1: float = 0.0                # Adam beta1 of stage 1 (WGAN-GP: 0 or 0.5)
+    gan_beta2: float = 0.9                # Adam beta2 of stage 1
+    gan_z_dim: int = 64                   # latent size of G
+    gan_g_width: int = 32                 # G widths: 4w -> 2w -> w channels
+    gan_critic_width: int = 32            # critic widths: w -> 2w -> 4w -> 4w channels
+    gan_g_ema: float = 0.999              # decay of the moving average of G's weights (the G that is kept)
+    gan_shift: int = 2                    # stage 1: random translation (pixels) of real and generated images alike
+    gan_d_width: int = 32                 # width of D's attention branches (global: w -> 2w, local: w)
+    gan_d_resnet: bool = True             # D's third branch: ResNet18 (from the contrastive backbone if pretrain: contrastive)
+    gan_d_batch_size: int = 64            # real images (clean + noisy) per D step, before augmented views
+    gan_d_lr: float = 0.0002              # Adam learning rate of D (warm-up + cosine)
+    gan_clean_share: float = 0.25         # share of clean images among the real images of a D batch
+    gan_views: int = 1                    # augmented views travelling with each real image
+    gan_vflip: bool = False               # vertical flips in the views (the paper's; off: upside-down clothes are not in the test set)
+    gan_fake_ratio: float = 0.5           # generated images per real image in a D batch
+    gan_pseudo_threshold: float = 0.95    # softmax confidence from which a prediction becomes a pseudo-label
+    gan_pseudo_weight: float = 1.0        # weight of the pseudo-label cross-entropy
+    gan_pseudo_warmup: float = 0.1        # share of D steps before pseudo-labels are used
+    gan_unsup_weight: float = 1.0         # weight of L_unsup
+    gan_g_every: int = 0                  # stage 3: one G update every N D steps (0 = G stays fixed)
+    gan_g_lr: float = 5e-05               # Adam learning rate of G in stage 3
+    gan_class_weight: float = 1.0         # stage 3: weight of D's class cross-entropy on G(z, y)
     # runtime
     device: str = "auto"              # auto | cpu | cuda | mps
     threads: int = 0                  # CPU threads; 0 = all cores

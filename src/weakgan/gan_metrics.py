@@ -72,14 +72,19 @@ def class_grid(generator: Generator, class_names: list[str], path: str | Path, p
     import matplotlib.pyplot as plt
     k = len(class_names)
     images = sample_images(generator, torch.arange(k).repeat_interleave(per_class), seed)
-    fig, axes = plt.subplots(k, 1, figsize=(0.6 * per_class + 1.6, 0.62 * k + 0.3), squeeze=False)
-    for c, ax in enumerate(axes[:, 0]):
-        row = image_grid(images[c * per_class:(c + 1) * per_class], cols=per_class, pad=1)
-        ax.imshow(row, cmap="gray" if row.ndim == 2 else None, vmin=0, vmax=255)
+    rows = [image_grid(images[c * per_class:(c + 1) * per_class], cols=per_class, pad=1) for c in range(k)]
+    row_h, gap, label_w = 0.6, 0.05, 1.3                     # inches
+    row_w = row_h * rows[0].shape[1] / rows[0].shape[0]      # keeps the pixels square
+    fig_w, fig_h = label_w + row_w + 0.1, k * (row_h + gap) + gap
+    fig = plt.figure(figsize=(fig_w, fig_h))
+    for c, row in enumerate(rows):
+        bottom = fig_h - (c + 1) * (row_h + gap)
+        ax = fig.add_axes((label_w / fig_w, bottom / fig_h, row_w / fig_w, row_h / fig_h))
+        ax.imshow(row, cmap="gray" if row.ndim == 2 else None, vmin=0, vmax=255, aspect="auto",
+                  interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_ylabel(class_names[c], rotation=0, ha="right", va="center", fontsize=8)
-    fig.tight_layout(pad=0.3)
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
     plt.close(fig)
 

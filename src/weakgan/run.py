@@ -93,6 +93,22 @@ def backbone_weights_for(cfg: Config, data: Dataset, device: torch.device) -> st
     return None
 
 
+def generator_weights_for(cfg: Config, data: Dataset, split: Split, device: torch.device) -> str | None:
+    """The cached stage-1 generator a WSGAN run starts from (trained first if the cache lacks it)."""
+    if cfg.model != "wsgan":
+        return None
+    from weakgan.stages.gan import pretrain_generator
+    return str(pretrain_generator(cfg, data, split, device, cfg.cache_dir))
+
+
+def make_stage(cfg: Config, data: Dataset, split: Split, device: torch.device, weights: str | None = None,
+               generator_weights: str | None = None, rank: int = 0, world: int = 1):
+    if cfg.model == "wsgan":
+        from weakgan.stages.gan import WSGANClassifierStage
+        return WSGANClassifierStage(cfg, data, split, device, weights, generator_weights, rank, world)
+    return ClassifierStage(cfg, data, split, device, weights, rank, world)
+
+
 def train_run(cfg: Config, out: str | Path) -> dict:
     if cfg.noise != "auto":
         parse_noise(cfg.noise)  # fail on a bad setting before touching data or disk
@@ -110,17 +126,20 @@ def train_run(cfg: Config, out: str | Path) -> dict:
         atomic_write_text(out / "config.yaml", to_yaml(cfg))
         atomic_write_text(out / "classes.json", json.dumps(data.class_names) + "\n")
         weights = backbone_weights_for(cfg, data, info.device)
+        gen_weights = generator_weights_for(cfg, data, split, info.device)
     distributed.barrier()
-    if not info.main:
+    if not info.main:  # cache hits now
         split, weights = Split.load(out), backbone_weights_for(cfg, data, info.device)
+        gen_weights = generator_weights_for(cfg, data, split, info.device)
 
-    stage = ClassifierStage(cfg, data, split, info.device, weights, info.rank, info.world)
+    stage = make_stage(cfg, data, split, info.device, weights, gen_weights, info.rank, info.world)
     stage.train_model = distributed.wrap(stage.model, info)
     if cfg.compile:
         stage.train_model = torch.compile(stage.train_model)
     identity = {"model": cfg.model, "dataset": cfg.dataset, "clean_fraction": cfg.clean_fraction,
                 "noise": cfg.noise, "seed": cfg.seed, "n_train": split.n_train, "world": info.world}
-    summary = fit(stage, cfg, cfg.steps(split.n_train), out / "checkpoints" / "last.pt", identity,
+    run_cfg = getattr(stage, "cfg", cfg)   # a stage may adapt settings (WSGAN: its own batch size, no EMA)
+    summary = fit(stage, run_cfg, run_cfg.steps(split.n_train), out / "checkpoints" / "last.pt", identity,
                   name=cfg.model, main=info.main)
     metrics = evaluate(stage.model, stage.score, data, stage.mean, stage.std, cfg, info.device, out, info)
     metrics.update({"model": cfg.model, "clean_fraction": split.clean_fraction, "noise": cfg.noise,
@@ -130,6 +149,9 @@ def train_run(cfg: Config, out: str | Path) -> dict:
                     "input_shape": list(data.train.shape), "split": split.summary(data.train.targets.numpy())})
     if info.main:
         save_weights(out / "model.safetensors", stage.model.state_dict())
+        if cfg.model == "wsgan":
+            from weakgan.stages.gan import save_generator
+            save_generator(out, stage.model.generator)
         atomic_write_text(out / "train_log.json", json.dumps(summary["history"]) + "\n")
         atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     distributed.barrier()
@@ -156,7 +178,7 @@ def evaluate_run(run_dir: str | Path) -> dict:
     device = pick_device(cfg.device)
     data = load_dataset(cfg.dataset, cfg.data_dir, False, cfg=cfg)
     split = Split.load(run_dir)
-    stage = ClassifierStage(cfg, data, split, device)
+    stage = make_stage(cfg, data, split, device)
     stage.model.load_state_dict(load_weights(run_dir / "model.safetensors"))
     metrics = evaluate(stage.model, stage.score, data, stage.mean, stage.std, cfg, device, run_dir)
     old = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").exists() else {}

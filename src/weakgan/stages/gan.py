@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -94,10 +93,6 @@ def replace_settings(cfg: Config, **changes) -> Config:
     return out
 
 
-def _adam(params, lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
-    return torch.optim.Adam(params, lr=lr, betas=betas)
-
-
 def _check(**losses: torch.Tensor) -> None:
     """Stop before an update is applied if any loss is NaN or infinite (fit() reports it)."""
     for name, value in losses.items():
@@ -110,8 +105,8 @@ def save_generator(run_dir: str | Path, generator: Generator) -> Path:
     """run_dir/generator.safetensors + generator.json (architecture); `weakgan generate` reads both."""
     run_dir = Path(run_dir)
     path = run_dir / "generator.safetensors"
-    save_weights(path, generator.state_dict())
     atomic_write_text(run_dir / "generator.json", json.dumps(generator.arch, indent=2) + "\n")
+    save_weights(path, generator.state_dict())   # last: pretrain_generator's cache takes it as "complete"
     return path
 
 
@@ -157,7 +152,9 @@ def conditioning_set(cfg, data: Dataset, split: Split, device: torch.device, log
     if not np.array_equal(np.sort(theirs.clean_idx), np.sort(split.clean_idx)):
         raise WeakganError(f"{run}: trained on another clean split (its clean labels would leak into this "
                            f"split's noisy set); train it with the same clean_fraction and seed")
+    threads = torch.get_num_threads()
     clf = load_trained_classifier(run, str(device))
+    torch.set_num_threads(threads)   # loading applies the run's own thread setting; keep this process's
     if clf.class_names != data.class_names or clf.input_shape != data.train.shape:
         raise WeakganError(f"{run}: classes or image shape differ from this dataset")
     noisy = torch.as_tensor(split.noisy_idx, dtype=torch.long)
@@ -190,8 +187,8 @@ class GeneratorPretrainStage:
         self.batches = MixedBatches({"real": torch.arange(len(idx))}, {"real": self.batch_size}, cfg.seed)
         self.gen = torch.Generator().manual_seed(cfg.seed + 2)   # latents, penalty points, translations
         betas = (setting(cfg, "gan_beta1"), setting(cfg, "gan_beta2"))
-        self.opt_g = _adam(g.parameters(), setting(cfg, "gan_lr"), betas)
-        self.opt_c = _adam(self.model.critic.parameters(), setting(cfg, "gan_lr"), betas)
+        self.opt_g = torch.optim.Adam(g.parameters(), lr=setting(cfg, "gan_lr"), betas=betas)
+        self.opt_c = torch.optim.Adam(self.model.critic.parameters(), lr=setting(cfg, "gan_lr"), betas=betas)
 
     def _shift(self, x: torch.Tensor) -> torch.Tensor:
         return translate(x, self.gen, setting(self.cfg, "gan_shift"), fill=-1.0)
@@ -311,7 +308,9 @@ class WSGANClassifierStage:
             raise WeakganError("stage 3 (gan_g_every > 0) runs in one process only: train without torchrun, "
                                "or with gan_g_every 0")
         self.k = k = data.train.num_classes
-        c, h, _ = data.train.shape
+        c, h, w = data.train.shape
+        if h != w:
+            raise WeakganError(f"WSGAN: the generator makes square images; these are {h}x{w}")
         if generator_weights:
             g = load_generator(generator_weights)
             if (g.arch["num_classes"], g.arch["channels"], g.arch["size"]) != (k, c, h):
@@ -330,9 +329,9 @@ class WSGANClassifierStage:
 
         clean = torch.as_tensor(split.clean_idx, dtype=torch.long)
         noisy = torch.as_tensor(split.noisy_idx, dtype=torch.long)
-        self.clean_labels = torch.full((split.n_train,), UNLABELLED, dtype=torch.long)
-        self.clean_labels[clean] = data.train.targets[clean]
-        self.clean_labels = self.clean_labels.to(device)
+        clean_labels = torch.full((split.n_train,), UNLABELLED, dtype=torch.long)
+        clean_labels[clean] = data.train.targets[clean]
+        self.clean_labels = clean_labels.to(device)   # true labels of the clean set only; -1 elsewhere
         b = cfg.batch_size
         n_clean, n_noisy = split_batch(b, setting(cfg, "gan_clean_share")) if len(noisy) else (b, 0)
         self.batches = MixedBatches({"clean": clean, "noisy": noisy}, {"clean": n_clean, "noisy": n_noisy},
@@ -348,10 +347,13 @@ class WSGANClassifierStage:
         ids = {id(p) for p in resnet}
         rest = [p for p in d.parameters() if id(p) not in ids]
         lr = setting(cfg, "gan_d_lr")
-        groups = [{"params": rest, "lr": lr}] + ([{"params": resnet, "lr": lr * cfg.backbone_lr_scale}] if resnet else [])
+        groups = [{"params": rest, "lr": lr}]
+        if resnet:   # a pretrained backbone is fine-tuned at backbone_lr_scale, as in ClassifierStage
+            groups.append({"params": resnet, "lr": lr * cfg.backbone_lr_scale})
         self.opt_d = torch.optim.Adam(groups, betas=(0.5, 0.999))
         self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, warmup_cosine(self.total, cfg.warmup))
-        self.opt_g = _adam(g.parameters(), setting(cfg, "gan_g_lr"), (0.5, 0.999)) if self.train_g else None
+        self.opt_g = torch.optim.Adam(g.parameters(), lr=setting(cfg, "gan_g_lr"), betas=(0.5, 0.999)) \
+            if self.train_g else None
 
     # ------------------------------------------------------------------ pieces
     def _fakes(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -364,7 +366,7 @@ class WSGANClassifierStage:
         if views > 0:
             pick = (torch.rand(n, generator=self.gen) < views / (1 + views)).to(self.device)
             x = torch.where(pick[:, None, None, None], augment_view(x, self.gen, **self.view_args), x)
-        return x.contiguous(memory_format=self.batcher.memory_format), y
+        return x, y
 
     def _d_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, float]:
         k, views = self.k, setting(self.cfg, "gan_views")
@@ -374,26 +376,27 @@ class WSGANClassifierStage:
         owner = group_index(n, views, self.device)             # which image each row shows
         with torch.no_grad():
             fake, _ = self._fakes(max(1, round(setting(self.cfg, "gan_fake_ratio") * n)))
-        out = self.train_model(torch.cat([real, fake]).contiguous(memory_format=self.batcher.memory_format), full=True)
+        rows_in = torch.cat([real, fake]).contiguous(memory_format=self.batcher.memory_format)
+        out = self.train_model(rows_in, full=True)                # one pass: BatchNorm sees real and fake
         logits, scores = out[:len(real), :k], out[:, k]
         labels = self.clean_labels[idx.to(self.device)][owner]  # -1 on rows of noisy images
         l_sup = supervised_loss(logits, labels)
         # pseudo-labels: confident predictions on the (un-augmented) noisy originals, for all their rows
         pseudo = pseudo_labels(logits[n_clean:n], setting(self.cfg, "gan_pseudo_threshold"))
         if step < self.pseudo_from:
-            pseudo.fill_(-1)
+            pseudo.fill_(UNLABELLED)
         rows = owner >= n_clean
         l_pseudo = supervised_loss(logits[rows], pseudo[owner[rows] - n_clean])
         l_unsup = lsgan_discriminator_loss(scores[:len(real)], scores[len(real):], a=0.0, b=1.0)
-        loss = l_sup + setting(self.cfg, "gan_pseudo_weight") * l_pseudo + setting(self.cfg, "gan_unsup_weight") * l_unsup
+        loss = (l_sup + setting(self.cfg, "gan_pseudo_weight") * l_pseudo
+                + setting(self.cfg, "gan_unsup_weight") * l_unsup)
         _check(discriminator=loss)
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()
         self.sched_d.step()
-        n_noisy = n - n_clean
         return {"loss": loss.item(), "sup": l_sup.item(), "pseudo": l_pseudo.item(), "unsup": l_unsup.item(),
-                "pseudo_share": float((pseudo >= 0).float().mean()) if n_noisy else 0.0,
+                "pseudo_share": float((pseudo >= 0).float().mean()) if n > n_clean else 0.0,
                 "d_real": scores[:len(real)].mean().item(), "d_fake": scores[len(real):].mean().item(),
                 "lr": self.sched_d.get_last_lr()[0]}
 

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The stage-1 generator on FashionMNIST at clean fraction 0.05: how long it trains, GAN-test accuracy and
+# domain FID against the real-data floor, for two conditioning sets:
+#   clean   G conditioned on the 3,000 clean labels only (gan_labels: clean)
+#   pseudo  plus confident (>= 0.95) predictions of a clean-only classifier on the other 57,000 images
+#           (gan_labels: pseudo); that classifier sees the same clean split and nothing else.
+# Measures use an evaluator trained on ALL true training labels (clean fraction 1.0): it is only a
+# measuring instrument, like the Inception net of the usual FID, and never touches the generator.
+#   GAN-test  share of G(z, y) that the evaluator assigns to y (1,000 per class)
+#   FID       Fréchet distance between 10,000 generated images and the 10,000 test images in the
+#             evaluator's penultimate features; floor = the same for 10,000 real training images.
+#
+# Usage: [TRAIN_FLAGS="--threads 1"] benchmarks/gan.sh [OUT_DIR] [extra pretrain-gan flags, e.g. --gan-steps 1500]
+# TRAIN_FLAGS go to the two classifier trainings. Default OUT_DIR: runs/bench-gan.
+# Trains 2 classifiers and 2 generators on the full data: long on a CPU
+# (measured per step on tiny data: ~1 s per generator step on one busy core, 1000 steps by default).
+# Finished runs and cached generators are reused. Table: OUT_DIR/summary.md, copied to benchmarks/results/gan.md.
+set -euo pipefail
+
+out="runs/bench-gan"
+if [[ $# -gt 0 && "$1" != -* ]]; then
+  out="$1"
+  shift
+fi
+mkdir -p "$out"
+cache="$out/cache"
+common=(--dataset fashion-mnist --seed 0 --cache-dir "$cache" --no-progress)
+
+evaluator="$out/evaluator"
+if [[ ! -f "$evaluator/model.safetensors" ]]; then
+  # shellcheck disable=SC2086
+  python -m weakgan train "${common[@]}" --model clean-only --clean-fraction 1.0 --noise none --epochs 5 \
+    ${TRAIN_FLAGS:-} --out "$evaluator"
+fi
+pseudo_source="$out/clean-only_p0.05"
+if [[ ! -f "$pseudo_source/model.safetensors" ]]; then
+  # shellcheck disable=SC2086
+  python -m weakgan train "${common[@]}" --model clean-only --clean-fraction 0.05 ${TRAIN_FLAGS:-} --out "$pseudo_source"
+fi
+
+for labels in clean pseudo; do
+  flags=(--clean-fraction 0.05 --gan-labels "$labels")
+  if [[ "$labels" == pseudo ]]; then
+    flags+=(--gan-pseudo-run "$pseudo_source")
+  fi
+  line=$(python -m weakgan pretrain-gan "${common[@]}" "${flags[@]}" "$@" | tee /dev/stderr | tail -n 1)
+  gen=$(echo "$line" | sed -E 's/^generator: ([^ ;]+).*/\1/')
+  python -m weakgan gan-eval "$gen" --classifier "$evaluator" --n 10000 --per-class 1000 \
+    --out "$out/gan_metrics_$labels.json"
+  echo "$gen" > "$out/generator_$labels.txt"
+  python -m weakgan generate "$gen" --class Sneaker --n 64 --out "$out/sneaker_$labels.png"
+done
+
+python - "$out" <<'PY'
+import json
+import sys
+from pathlib import Path
+
+out = Path(sys.argv[1])
+evaluator = json.loads((out / "evaluator" / "metrics.json").read_text())["top1"]
+lines = ["# Stage-1 generator (WGAN-GP), FashionMNIST, clean fraction 0.05", "",
+         f"Evaluator (clean-only on all 60,000 true labels) test top-1: {evaluator:.4f}", "",
+         "| conditioning | images | G steps | train s | real img/s | GAN-test acc | FID | FID floor (real train) |",
+         "|---|---|---|---|---|---|---|---|"]
+for labels in ("clean", "pseudo"):
+    gen = Path((out / f"generator_{labels}.txt").read_text().strip())
+    s = json.loads((gen / "summary.json").read_text())
+    m = json.loads((out / f"gan_metrics_{labels}.json").read_text())
+    c = s["conditioning"]
+    n = c["n_clean"] + c.get("n_pseudo", 0)
+    lines.append(f"| {labels} | {n} | {s['steps']} | {s['train_seconds']:.0f} | {s['real_images_per_second']:.0f} | "
+                 f"{m['gan_test_accuracy']:.4f} | {m['fid']:.3f} | {m['fid_floor']:.3f} |")
+    if "pseudo_accuracy_diagnostic" in c:
+        lines.append(f"|  | pseudo-labels: {c['n_pseudo']} kept, accuracy {c['pseudo_accuracy_diagnostic']:.4f} "
+                     f"(diagnostic) | | | | | | |")
+lines += ["", "Class grids (one row per class): `<generator folder>/grid.png`; 64 sneakers: `sneaker_<labels>.png`."]
+(out / "summary.md").write_text("\n".join(lines) + "\n")
+print("\n".join(lines))
+PY
+mkdir -p benchmarks/results
+{ cat "$out/summary.md"; echo; echo "- command: \`TRAIN_FLAGS='${TRAIN_FLAGS:-}' bash benchmarks/gan.sh $*\`"; echo "- machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; date $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD); seed 0"; } > benchmarks/results/gan.md
