@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import csv
 import json
 import math
@@ -26,7 +27,7 @@ from weakgan.models.backbone import resnet18_backbone
 from weakgan.models.gan import (WSGAN, Critic, Generator, WSGANDiscriminator, gan_to_classifier, gan_to_uint8,
                                 uint8_to_gan)
 from weakgan.stages.gan import (GeneratorPretrainStage, WSGANClassifierStage, conditioning_set, load_generator,
-                                pretrain_generator, replace_settings, save_generator, setting, wsgan_settings)
+                                pretrain_generator, save_generator, wsgan_settings)
 from weakgan.train import fit
 
 CPU = torch.device("cpu")
@@ -46,7 +47,7 @@ def one_thread():
 
 
 def tiny_cfg(data_dir, **changes) -> Config:
-    return replace_settings(Config(data_dir=str(data_dir)), **{**TINY_GAN, **changes})
+    return dataclasses.replace(Config(data_dir=str(data_dir)), **{**TINY_GAN, **changes})
 
 
 def tiny_split(cfg, data):
@@ -319,7 +320,7 @@ def test_pretrain_wsgan_generate_end_to_end(tiny_fashion, tmp_path):
     assert summary["steps"] == 3 and summary["conditioning"]["n_clean"] == len(split.clean_idx)
     stamp = path.stat().st_mtime_ns
     assert pretrain_generator(cfg, data, split, CPU, cache) == path and path.stat().st_mtime_ns == stamp  # cached
-    other = pretrain_generator(replace_settings(cfg, gan_n_critic=1), data, split, CPU, cache, log=lambda *a: None)
+    other = pretrain_generator(dataclasses.replace(cfg, gan_n_critic=1), data, split, CPU, cache, log=lambda *a: None)
     assert other != path                                              # settings are part of the key
 
     # stage 2 + 3 through fit(), then the classifier interface run.py uses
@@ -362,7 +363,7 @@ def test_wsgan_stage_3_updates_generator_and_resnet_branch_trains(tiny_fashion, 
     assert not torch.equal(before["generator.fc.weight"], after["generator.fc.weight"])
     assert not torch.equal(before["discriminator.resnet_branch.head.weight"],
                            after["discriminator.resnet_branch.head.weight"])
-    assert setting(stage.cfg, "gan_views") == 2 and stage.cfg.ema == 0.0 and wsgan_settings(cfg).batch_size == 16
+    assert stage.cfg.gan_views == 2 and stage.cfg.ema == 0.0 and wsgan_settings(cfg).batch_size == 16
 
 
 def test_wsgan_pseudo_labels_join_after_warmup(tiny_fashion):
@@ -377,7 +378,7 @@ def test_wsgan_pseudo_labels_join_after_warmup(tiny_fashion):
 
 
 def test_generator_pretraining_resumes_exactly(tiny_fashion, tmp_path):
-    cfg = replace_settings(tiny_cfg(tiny_fashion), ema=0.0)
+    cfg = dataclasses.replace(tiny_cfg(tiny_fashion), ema=0.0)
     data = load_dataset("fashion-mnist", str(tiny_fashion))
     idx, labels, _ = conditioning_set(cfg, data, tiny_split(cfg, data), CPU)
 
@@ -411,7 +412,7 @@ def test_wsgan_stage_resumes_exactly(tiny_fashion, tmp_path):
 
 
 def test_nan_loss_stops_with_a_clear_message(tiny_fashion, tmp_path):
-    cfg = replace_settings(tiny_cfg(tiny_fashion), ema=0.0)
+    cfg = dataclasses.replace(tiny_cfg(tiny_fashion), ema=0.0)
     data = load_dataset("fashion-mnist", str(tiny_fashion))
     idx, labels, _ = conditioning_set(cfg, data, tiny_split(cfg, data), CPU)
     stage = GeneratorPretrainStage(cfg, data, idx, labels, CPU)
@@ -428,12 +429,12 @@ def test_pseudo_conditioning_needs_a_run_on_the_same_split(tiny_fashion, tmp_pat
     split = tiny_split(cfg, data)
     with pytest.raises(WeakganError, match="needs gan_pseudo_run"):
         conditioning_set(cfg, data, split, CPU)
-    other = tiny_split(replace_settings(cfg, seed=1), data)
+    other = tiny_split(dataclasses.replace(cfg, seed=1), data)
     other.save(tmp_path, data.train.targets.numpy())
     with pytest.raises(WeakganError, match="another clean split"):
-        conditioning_set(replace_settings(cfg, gan_pseudo_run=str(tmp_path)), data, split, CPU)
+        conditioning_set(dataclasses.replace(cfg, gan_pseudo_run=str(tmp_path)), data, split, CPU)
     with pytest.raises(WeakganError, match="expected clean or pseudo"):
-        conditioning_set(replace_settings(cfg, gan_labels="truth"), data, split, CPU)
+        conditioning_set(dataclasses.replace(cfg, gan_labels="truth"), data, split, CPU)
 
 
 def test_gan_measures_with_a_perfect_classifier(tiny_fashion, tmp_path):
@@ -510,7 +511,7 @@ def test_pseudo_conditioning_and_gan_eval_with_a_classifier_run(tiny_fashion, ti
     # the noisy images' labels are the classifier's predictions, not their hidden targets
     probs = load_trained_classifier(tiny_classifier_run, "cpu").probabilities(data.train.images[idx[n_clean:]])
     assert torch.equal(labels[n_clean:], torch.from_numpy(probs.argmax(1)))
-    strict = conditioning_set(replace_settings(cfg, gan_pseudo_threshold=1.01), data, split, CPU,
+    strict = conditioning_set(dataclasses.replace(cfg, gan_pseudo_threshold=1.01), data, split, CPU,
                               log=lambda *a: None)
     assert strict[2]["n_pseudo"] == 0
 

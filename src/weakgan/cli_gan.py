@@ -15,38 +15,9 @@ import csv
 import io
 import json
 import re
-from dataclasses import fields
 from pathlib import Path
 
 from weakgan import WeakganError
-
-
-def _missing_settings() -> dict:
-    """GAN settings that config.Config does not have yet: they get their own flags here."""
-    from weakgan.config import Config
-    from weakgan.stages.gan import GAN_SETTINGS
-    known = {f.name for f in fields(Config)}
-    return {k: v for k, v in GAN_SETTINGS.items() if k not in known}
-
-
-def add_gan_setting_flags(parser: argparse.ArgumentParser) -> None:
-    for name, (kind, _, meaning) in _missing_settings().items():
-        flag = "--" + name.replace("_", "-")
-        if kind == "bool":
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=meaning)
-        else:
-            parser.add_argument(flag, default=None, metavar=kind.upper(), help=meaning)
-
-
-def resolve_gan(args):
-    """resolve() plus the GAN settings Config lacks, as attributes (stages/gan.setting() reads either)."""
-    from weakgan.config import _coerce, resolve
-    cfg = resolve(args)
-    for name, (kind, _, _) in _missing_settings().items():
-        value = getattr(args, name, None)
-        if value is not None:
-            setattr(cfg, name, _coerce(kind, value, name))
-    return cfg
 
 
 def split_for(cfg, data):
@@ -62,10 +33,11 @@ def split_for(cfg, data):
 
 
 def cmd_pretrain_gan(args) -> None:
+    from weakgan.config import resolve
     from weakgan.data import load_dataset
     from weakgan.runtime import pick_device, set_threads
     from weakgan.stages.gan import pretrain_generator
-    cfg = resolve_gan(args)
+    cfg = resolve(args)
     set_threads(cfg.threads)
     data = load_dataset(cfg.dataset, cfg.data_dir, cfg.download, cfg=cfg)
     path = pretrain_generator(cfg, data, split_for(cfg, data), pick_device(cfg.device), cfg.cache_dir)
@@ -169,7 +141,6 @@ def add_gan_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pretrain-gan", help="stage-1 class-conditional generator (WGAN-GP) on the clean labels "
                                             "(cached); prints its folder")
     add_config_flags(p)
-    add_gan_setting_flags(p)
     p.set_defaults(func=cmd_pretrain_gan)
 
     g = sub.add_parser("generate", help="images from a generator: a grid of one class, or an image folder")

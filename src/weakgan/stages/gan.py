@@ -11,8 +11,7 @@ Stage 2  WSGANClassifierStage: discriminator/classifier D (K class logits + a re
 Stage 3  optional in the same stage (gan_g_every > 0): every N steps one update of G against the current D,
          with the least-squares generator loss plus D's class cross-entropy on G(z, y) for the asked y.
 
-Settings are read with setting(cfg, name): the Config field if it exists, else the default in
-GAN_SETTINGS, so this module works before and after the fields are added to config.Config.
+Settings: the gan_* fields of config.Config.
 """
 from __future__ import annotations
 
@@ -38,60 +37,6 @@ from weakgan.noise import UNLABELLED, Split
 from weakgan.sampling import MixedBatches, split_batch
 from weakgan.stages.classifier import Batcher, normalization
 from weakgan.train import NonFiniteLoss, fit, warmup_cosine
-
-# name: (type, default, meaning). The main developer adds these to config.Config under the same names.
-GAN_SETTINGS: dict[str, tuple[str, object, str]] = {
-    # stage 1: generator pretraining (WGAN-GP)
-    "gan_labels": ("str", "clean", "labels G is conditioned on: clean | pseudo (clean + confident "
-                                   "predictions of the classifier run gan_pseudo_run on the noisy images)"),
-    "gan_pseudo_run": ("str", "", "finished classifier run folder whose predictions pseudo-label the noisy "
-                                  "images for gan_labels: pseudo (must use the same clean split)"),
-    "gan_steps": ("int", 1000, "generator steps of stage 1 (each with gan_n_critic critic steps)"),
-    "gan_batch_size": ("int", 64, "real images per critic step in stage 1"),
-    "gan_n_critic": ("int", 5, "critic steps per generator step"),
-    "gan_gp_weight": ("float", 10.0, "gradient-penalty weight"),
-    "gan_lr": ("float", 2e-4, "Adam learning rate of G and critic in stage 1"),
-    "gan_beta1": ("float", 0.0, "Adam beta1 of stage 1 (WGAN-GP: 0 or 0.5)"),
-    "gan_beta2": ("float", 0.9, "Adam beta2 of stage 1"),
-    "gan_z_dim": ("int", 64, "latent size of G"),
-    "gan_g_width": ("int", 32, "G widths: 4w -> 2w -> w channels"),
-    "gan_critic_width": ("int", 32, "critic widths: w -> 2w -> 4w -> 4w channels"),
-    "gan_g_ema": ("float", 0.999, "decay of the moving average of G's weights (the G that is kept)"),
-    "gan_shift": ("int", 2, "stage 1: random translation (pixels) of real and generated images alike"),
-    # stage 2 (+3): the WSGAN discriminator/classifier
-    "gan_d_width": ("int", 32, "width of D's attention branches (global: w -> 2w, local: w)"),
-    "gan_d_resnet": ("bool", True, "D's third branch: ResNet18 (from the contrastive backbone if pretrain: "
-                                   "contrastive)"),
-    "gan_d_batch_size": ("int", 64, "real images (clean + noisy) per D step, before augmented views"),
-    "gan_d_lr": ("float", 2e-4, "Adam learning rate of D (warm-up + cosine)"),
-    "gan_clean_share": ("float", 0.25, "share of clean images among the real images of a D batch"),
-    "gan_views": ("int", 1, "augmented views travelling with each real image"),
-    "gan_vflip": ("bool", False, "vertical flips in the views (the paper's; off: upside-down clothes are "
-                                 "not in the test set)"),
-    "gan_fake_ratio": ("float", 0.5, "generated images per real image in a D batch"),
-    "gan_pseudo_threshold": ("float", 0.95, "softmax confidence from which a prediction becomes a pseudo-label"),
-    "gan_pseudo_weight": ("float", 1.0, "weight of the pseudo-label cross-entropy"),
-    "gan_pseudo_warmup": ("float", 0.1, "share of D steps before pseudo-labels are used"),
-    "gan_unsup_weight": ("float", 1.0, "weight of L_unsup"),
-    "gan_g_every": ("int", 0, "stage 3: one G update every N D steps (0 = G stays fixed)"),
-    "gan_g_lr": ("float", 5e-5, "Adam learning rate of G in stage 3"),
-    "gan_class_weight": ("float", 1.0, "stage 3: weight of D's class cross-entropy on G(z, y)"),
-}
-
-
-def setting(cfg, name: str):
-    return getattr(cfg, name, GAN_SETTINGS[name][1])
-
-
-def replace_settings(cfg: Config, **changes) -> Config:
-    """dataclasses.replace that keeps GAN settings set as plain attributes (before Config has the fields)."""
-    names = {f.name for f in dataclasses.fields(cfg)}
-    out = dataclasses.replace(cfg, **{k: v for k, v in changes.items() if k in names})
-    for k, v in {**vars(cfg), **changes}.items():
-        if k not in names:
-            setattr(out, k, v)
-    return out
-
 
 def _check(**losses: torch.Tensor) -> None:
     """Stop before an update is applied if any loss is NaN or infinite (fit() reports it)."""
@@ -137,12 +82,12 @@ def conditioning_set(cfg, data: Dataset, split: Split, device: torch.device, log
     noisy images with gan_labels: pseudo. Never the true labels of the noisy set."""
     clean = torch.as_tensor(split.clean_idx, dtype=torch.long)
     labels = data.train.targets[clean]
-    info: dict = {"labels": setting(cfg, "gan_labels"), "n_clean": len(clean)}
-    if setting(cfg, "gan_labels") == "clean":
+    info: dict = {"labels": cfg.gan_labels, "n_clean": len(clean)}
+    if cfg.gan_labels == "clean":
         return clean, labels, info
-    if setting(cfg, "gan_labels") != "pseudo":
-        raise WeakganError(f"gan_labels '{setting(cfg, 'gan_labels')}': expected clean or pseudo")
-    run = setting(cfg, "gan_pseudo_run")
+    if cfg.gan_labels != "pseudo":
+        raise WeakganError(f"gan_labels '{cfg.gan_labels}': expected clean or pseudo")
+    run = cfg.gan_pseudo_run
     if not run:
         raise WeakganError("gan_labels 'pseudo' needs gan_pseudo_run: a finished classifier run on this data")
     from weakgan.predict import load_trained_classifier
@@ -159,7 +104,7 @@ def conditioning_set(cfg, data: Dataset, split: Split, device: torch.device, log
         raise WeakganError(f"{run}: classes or image shape differ from this dataset")
     noisy = torch.as_tensor(split.noisy_idx, dtype=torch.long)
     probs = clf.probabilities(data.train.images[noisy])
-    confident = probs.max(1) >= setting(cfg, "gan_pseudo_threshold")
+    confident = probs.max(1) >= cfg.gan_pseudo_threshold
     keep = noisy[torch.from_numpy(confident)]
     pseudo = torch.from_numpy(probs.argmax(1)[confident]).long()
     info.update({"pseudo_run": str(run), "n_pseudo": len(keep), "pseudo_share": float(confident.mean())})
@@ -167,7 +112,7 @@ def conditioning_set(cfg, data: Dataset, split: Split, device: torch.device, log
     if len(keep) and (truth >= 0).all():   # a diagnostic only; nothing trains on it
         info["pseudo_accuracy_diagnostic"] = float((truth == pseudo).float().mean())
     log(f"generator conditioning: {len(clean)} clean + {len(keep)} pseudo-labelled images "
-        f"(confidence >= {setting(cfg, 'gan_pseudo_threshold')})")
+        f"(confidence >= {cfg.gan_pseudo_threshold})")
     return torch.cat([clean, keep]), torch.cat([labels, pseudo]), info
 
 
@@ -179,24 +124,24 @@ class GeneratorPretrainStage:
         k, (c, h, w) = data.train.num_classes, data.train.shape
         if h != w:
             raise WeakganError(f"generator: images must be square, got {h}x{w}")
-        g = Generator(k, c, h, setting(cfg, "gan_z_dim"), setting(cfg, "gan_g_width"))
-        self.model = WGANPair(g, Critic(k, c, h, setting(cfg, "gan_critic_width"))).to(device)
+        g = Generator(k, c, h, cfg.gan_z_dim, cfg.gan_g_width)
+        self.model = WGANPair(g, Critic(k, c, h, cfg.gan_critic_width)).to(device)
         self.images = data.train.images[idx].to(device)
         self.labels = labels.to(device)
-        self.batch_size = setting(cfg, "gan_batch_size")
+        self.batch_size = cfg.gan_batch_size
         self.batches = MixedBatches({"real": torch.arange(len(idx))}, {"real": self.batch_size}, cfg.seed)
         self.gen = torch.Generator().manual_seed(cfg.seed + 2)   # latents, penalty points, translations
-        betas = (setting(cfg, "gan_beta1"), setting(cfg, "gan_beta2"))
-        self.opt_g = torch.optim.Adam(g.parameters(), lr=setting(cfg, "gan_lr"), betas=betas)
-        self.opt_c = torch.optim.Adam(self.model.critic.parameters(), lr=setting(cfg, "gan_lr"), betas=betas)
+        betas = (cfg.gan_beta1, cfg.gan_beta2)
+        self.opt_g = torch.optim.Adam(g.parameters(), lr=cfg.gan_lr, betas=betas)
+        self.opt_c = torch.optim.Adam(self.model.critic.parameters(), lr=cfg.gan_lr, betas=betas)
 
     def _shift(self, x: torch.Tensor) -> torch.Tensor:
-        return translate(x, self.gen, setting(self.cfg, "gan_shift"), fill=-1.0)
+        return translate(x, self.gen, self.cfg.gan_shift, fill=-1.0)
 
     def train_step(self, step: int) -> dict[str, float]:
         g, critic = self.model.g.generator, self.model.critic
         sums = {"critic": 0.0, "wdist": 0.0, "gp": 0.0}
-        n_critic = setting(self.cfg, "gan_n_critic")
+        n_critic = self.cfg.gan_n_critic
         for _ in range(n_critic):
             b = next(self.batches)["real"].to(self.images.device)
             real, y = uint8_to_gan(self.images[b]), self.labels[b]
@@ -206,7 +151,7 @@ class GeneratorPretrainStage:
             scores = critic(torch.cat([real, fake]), torch.cat([y, y]))
             gp = gradient_penalty(critic, real, fake, y, gen=self.gen)
             w_loss = wgan_critic_loss(scores[:len(b)], scores[len(b):])
-            loss = w_loss + setting(self.cfg, "gan_gp_weight") * gp
+            loss = w_loss + self.cfg.gan_gp_weight * gp
             _check(critic=loss)
             self.opt_c.zero_grad(set_to_none=True)
             loss.backward()
@@ -220,7 +165,7 @@ class GeneratorPretrainStage:
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward(inputs=list(g.parameters()))
         self.opt_g.step()
-        self.model.g.update(setting(self.cfg, "gan_g_ema"), step)
+        self.model.g.update(self.cfg.gan_g_ema, step)
         return {**sums, "generator": g_loss.item()}
 
     def state_dict(self) -> dict:
@@ -244,7 +189,7 @@ def generator_key(cfg, data: Dataset, idx: torch.Tensor, labels: torch.Tensor) -
     h = hashlib.sha256(data.train.images.numpy().tobytes())
     h.update(idx.numpy().astype(np.int64).tobytes())
     h.update(labels.numpy().astype(np.int64).tobytes())
-    h.update(json.dumps({"seed": cfg.seed, **{k: setting(cfg, k) for k in STAGE1_KEYS}}, sort_keys=True).encode())
+    h.update(json.dumps({"seed": cfg.seed, **{k: getattr(cfg, k) for k in STAGE1_KEYS}}, sort_keys=True).encode())
     return h.hexdigest()[:12]
 
 
@@ -262,10 +207,10 @@ def pretrain_generator(cfg, data: Dataset, split: Split, device: torch.device, c
     if weights.exists():
         return weights
     folder.mkdir(parents=True, exist_ok=True)
-    pre = replace_settings(cfg, ema=0.0)
-    steps = setting(cfg, "gan_steps")
-    log(f"generator pretraining (WGAN-GP) -> {folder} ({steps} generator steps x {setting(cfg, 'gan_n_critic')} "
-        f"critic steps of {setting(cfg, 'gan_batch_size')} images; {len(idx)} conditioning images)")
+    pre = dataclasses.replace(cfg, ema=0.0)
+    steps = cfg.gan_steps
+    log(f"generator pretraining (WGAN-GP) -> {folder} ({steps} generator steps x {cfg.gan_n_critic} "
+        f"critic steps of {cfg.gan_batch_size} images; {len(idx)} conditioning images)")
     torch.manual_seed(cfg.seed)
     stage = GeneratorPretrainStage(pre, data, idx, labels, device)
     summary = fit(stage, pre, steps, folder / "checkpoint.pt", {"stage": "generator", "key": folder.name},
@@ -275,7 +220,7 @@ def pretrain_generator(cfg, data: Dataset, split: Split, device: torch.device, c
     atomic_write_text(folder / "classes.json", json.dumps(data.class_names) + "\n")
     atomic_write_text(folder / "summary.json", json.dumps(
         {"train_seconds": summary["train_seconds"], "steps": summary["steps"], "conditioning": info,
-         "real_images_per_second": steps * setting(cfg, "gan_n_critic") * setting(cfg, "gan_batch_size")
+         "real_images_per_second": steps * cfg.gan_n_critic * cfg.gan_batch_size
          / max(summary["train_seconds"], 1e-9), "history": summary["history"]}) + "\n")
     class_grid(generator, data.class_names, folder / "grid.png")
     return save_generator(folder, generator)   # last: its presence marks the cache entry complete
@@ -285,7 +230,7 @@ def pretrain_generator(cfg, data: Dataset, split: Split, device: torch.device, c
 def wsgan_settings(cfg: Config) -> Config:
     """The run settings fit() gets for the WSGAN stage: no EMA (the stage owns G and its optimizers) and
     gan_d_batch_size as the batch size, so cfg.steps(n_train) counts passes over the real images."""
-    return replace_settings(cfg, ema=0.0, batch_size=setting(cfg, "gan_d_batch_size"))
+    return dataclasses.replace(cfg, ema=0.0, batch_size=cfg.gan_d_batch_size)
 
 
 class WSGANClassifierStage:
@@ -304,7 +249,7 @@ class WSGANClassifierStage:
                  rank: int = 0, world: int = 1, total_steps: int | None = None):
         self.cfg = cfg = wsgan_settings(cfg)
         self.device = device
-        if world > 1 and setting(cfg, "gan_g_every") > 0:
+        if world > 1 and cfg.gan_g_every > 0:
             raise WeakganError("stage 3 (gan_g_every > 0) runs in one process only: train without torchrun, "
                                "or with gan_g_every 0")
         self.k = k = data.train.num_classes
@@ -317,14 +262,14 @@ class WSGANClassifierStage:
                 raise WeakganError(f"{generator_weights}: generator makes {g.arch['channels']}x{g.arch['size']} "
                                    f"images of {g.arch['num_classes']} classes; this data needs {c}x{h} of {k}")
         else:   # an untrained G (fresh runs should pass the pretrained one; loading a run overwrites it)
-            g = Generator(k, c, h, setting(cfg, "gan_z_dim"), setting(cfg, "gan_g_width"))
-        d = WSGANDiscriminator(k, c, setting(cfg, "gan_d_width"), setting(cfg, "gan_d_resnet"), cfg.stem,
+            g = Generator(k, c, h, cfg.gan_z_dim, cfg.gan_g_width)
+        d = WSGANDiscriminator(k, c, cfg.gan_d_width, cfg.gan_d_resnet, cfg.stem,
                                backbone_weights)
         self.model = WSGAN(d, g).to(device)
         if cfg.channels_last:
             self.model.to(memory_format=torch.channels_last)
         self.train_model = self.model   # the DDP wrapper under torchrun (set by the caller, as ClassifierStage)
-        self.train_g = setting(cfg, "gan_g_every") > 0
+        self.train_g = cfg.gan_g_every > 0
         g.requires_grad_(self.train_g)
 
         clean = torch.as_tensor(split.clean_idx, dtype=torch.long)
@@ -333,26 +278,26 @@ class WSGANClassifierStage:
         clean_labels[clean] = data.train.targets[clean]
         self.clean_labels = clean_labels.to(device)   # true labels of the clean set only; -1 elsewhere
         b = cfg.batch_size
-        n_clean, n_noisy = split_batch(b, setting(cfg, "gan_clean_share")) if len(noisy) else (b, 0)
+        n_clean, n_noisy = split_batch(b, cfg.gan_clean_share) if len(noisy) else (b, 0)
         self.batches = MixedBatches({"clean": clean, "noisy": noisy}, {"clean": n_clean, "noisy": n_noisy},
                                     seed=cfg.seed, rank=rank, world=world)
         self.mean, self.std = normalization(data.train.images)
         self.batcher = Batcher(data.train.images, self.mean, self.std, device, cfg, seed=cfg.seed + 1)
         self.gen = torch.Generator().manual_seed(cfg.seed + 3 + 1000 * rank)   # views, latents, fake labels
-        self.view_args = {"fill": -self.mean / self.std, "hflip": cfg.hflip, "vflip": setting(cfg, "gan_vflip")}
+        self.view_args = {"fill": -self.mean / self.std, "hflip": cfg.hflip, "vflip": cfg.gan_vflip}
         self.total = total_steps or cfg.steps(split.n_train)
-        self.pseudo_from = int(setting(cfg, "gan_pseudo_warmup") * self.total)
+        self.pseudo_from = int(cfg.gan_pseudo_warmup * self.total)
 
         resnet = list(d.resnet_branch.parameters()) if d.resnet_branch is not None else []
         ids = {id(p) for p in resnet}
         rest = [p for p in d.parameters() if id(p) not in ids]
-        lr = setting(cfg, "gan_d_lr")
+        lr = cfg.gan_d_lr
         groups = [{"params": rest, "lr": lr}]
         if resnet:   # a pretrained backbone is fine-tuned at backbone_lr_scale, as in ClassifierStage
             groups.append({"params": resnet, "lr": lr * cfg.backbone_lr_scale})
         self.opt_d = torch.optim.Adam(groups, betas=(0.5, 0.999))
         self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, warmup_cosine(self.total, cfg.warmup))
-        self.opt_g = torch.optim.Adam(g.parameters(), lr=setting(cfg, "gan_g_lr"), betas=(0.5, 0.999)) \
+        self.opt_g = torch.optim.Adam(g.parameters(), lr=cfg.gan_g_lr, betas=(0.5, 0.999)) \
             if self.train_g else None
 
     # ------------------------------------------------------------------ pieces
@@ -362,34 +307,34 @@ class WSGANClassifierStage:
         g = self.model.generator
         y = torch.randint(0, self.k, (n,), generator=self.gen).to(self.device)
         x = gan_to_classifier(g(g.sample_z(n, self.gen), y), self.mean, self.std)
-        views = setting(self.cfg, "gan_views")
+        views = self.cfg.gan_views
         if views > 0:
             pick = (torch.rand(n, generator=self.gen) < views / (1 + views)).to(self.device)
             x = torch.where(pick[:, None, None, None], augment_view(x, self.gen, **self.view_args), x)
         return x, y
 
     def _d_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, float]:
-        k, views = self.k, setting(self.cfg, "gan_views")
+        k, views = self.k, self.cfg.gan_views
         idx = torch.cat([batch["clean"], batch.get("noisy", batch["clean"][:0])])
         n, n_clean = len(idx), len(batch["clean"])
         real = augment_group(self.batcher(idx, train=False), self.gen, views, **self.view_args)
         owner = group_index(n, views, self.device)             # which image each row shows
         with torch.no_grad():
-            fake, _ = self._fakes(max(1, round(setting(self.cfg, "gan_fake_ratio") * n)))
+            fake, _ = self._fakes(max(1, round(self.cfg.gan_fake_ratio * n)))
         rows_in = torch.cat([real, fake]).contiguous(memory_format=self.batcher.memory_format)
         out = self.train_model(rows_in, full=True)                # one pass: BatchNorm sees real and fake
         logits, scores = out[:len(real), :k], out[:, k]
         labels = self.clean_labels[idx.to(self.device)][owner]  # -1 on rows of noisy images
         l_sup = supervised_loss(logits, labels)
         # pseudo-labels: confident predictions on the (un-augmented) noisy originals, for all their rows
-        pseudo = pseudo_labels(logits[n_clean:n], setting(self.cfg, "gan_pseudo_threshold"))
+        pseudo = pseudo_labels(logits[n_clean:n], self.cfg.gan_pseudo_threshold)
         if step < self.pseudo_from:
             pseudo.fill_(UNLABELLED)
         rows = owner >= n_clean
         l_pseudo = supervised_loss(logits[rows], pseudo[owner[rows] - n_clean])
         l_unsup = lsgan_discriminator_loss(scores[:len(real)], scores[len(real):], a=0.0, b=1.0)
-        loss = (l_sup + setting(self.cfg, "gan_pseudo_weight") * l_pseudo
-                + setting(self.cfg, "gan_unsup_weight") * l_unsup)
+        loss = (l_sup + self.cfg.gan_pseudo_weight * l_pseudo
+                + self.cfg.gan_unsup_weight * l_unsup)
         _check(discriminator=loss)
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
@@ -405,11 +350,11 @@ class WSGANClassifierStage:
         d = self.model.discriminator
         d.eval()
         try:
-            fake, y = self._fakes(setting(self.cfg, "gan_d_batch_size"))
+            fake, y = self._fakes(self.cfg.gan_d_batch_size)
             out = d(fake)
             l_adv = lsgan_generator_loss(out[:, self.k], c=1.0)
             l_cls = F.cross_entropy(out[:, :self.k].float(), y)
-            loss = l_adv + setting(self.cfg, "gan_class_weight") * l_cls
+            loss = l_adv + self.cfg.gan_class_weight * l_cls
             _check(generator=loss)
             self.opt_g.zero_grad(set_to_none=True)
             loss.backward(inputs=list(self.model.generator.parameters()))
@@ -420,7 +365,7 @@ class WSGANClassifierStage:
 
     def train_step(self, step: int) -> dict[str, float]:
         logs = self._d_step(next(self.batches), step)
-        every = setting(self.cfg, "gan_g_every")
+        every = self.cfg.gan_g_every
         if self.train_g and (step + 1) % every == 0:
             logs.update(self._g_step())
         return logs
