@@ -10,7 +10,8 @@
 #   FID       Fréchet distance between 10,000 generated images and the 10,000 test images in the
 #             evaluator's penultimate features; floor = the same for 10,000 real training images.
 #
-# Usage: [TRAIN_FLAGS="--threads 1"] benchmarks/gan.sh [OUT_DIR] [extra pretrain-gan flags, e.g. --gan-steps 1500]
+# Usage: [TRAIN_FLAGS="--threads 1"] [LABELS="clean pseudo"] [EVAL_EPOCHS=5] [PSEUDO_SOURCE=RUN_DIR] \
+#        benchmarks/gan.sh [OUT_DIR] [extra pretrain-gan flags, e.g. --gan-steps 1500]
 # TRAIN_FLAGS go to the two classifier trainings. Default OUT_DIR: runs/bench-gan.
 # Trains 2 classifiers and 2 generators on the full data: long on a CPU
 # (measured per step on tiny data: ~1 s per generator step on one busy core, 1000 steps by default).
@@ -29,16 +30,16 @@ common=(--dataset fashion-mnist --seed 0 --cache-dir "$cache" --no-progress)
 evaluator="$out/evaluator"
 if [[ ! -f "$evaluator/model.safetensors" ]]; then
   # shellcheck disable=SC2086
-  python -m weakgan train "${common[@]}" --model clean-only --clean-fraction 1.0 --noise none --epochs 5 \
+  python -m weakgan train "${common[@]}" --model clean-only --clean-fraction 1.0 --noise none --epochs "${EVAL_EPOCHS:-5}" \
     ${TRAIN_FLAGS:-} --out "$evaluator"
 fi
-pseudo_source="$out/clean-only_p0.05"
-if [[ ! -f "$pseudo_source/model.safetensors" ]]; then
+pseudo_source="${PSEUDO_SOURCE:-$out/clean-only_p0.05}"
+if [[ " ${LABELS:-clean pseudo} " == *" pseudo "* && ! -f "$pseudo_source/model.safetensors" ]]; then
   # shellcheck disable=SC2086
   python -m weakgan train "${common[@]}" --model clean-only --clean-fraction 0.05 ${TRAIN_FLAGS:-} --out "$pseudo_source"
 fi
 
-for labels in clean pseudo; do
+for labels in ${LABELS:-clean pseudo}; do
   flags=(--clean-fraction 0.05 --gan-labels "$labels")
   if [[ "$labels" == pseudo ]]; then
     flags+=(--gan-pseudo-run "$pseudo_source")
@@ -63,6 +64,8 @@ lines = ["# Stage-1 generator (WGAN-GP), FashionMNIST, clean fraction 0.05", "",
          "| conditioning | images | G steps | train s | real img/s | GAN-test acc | FID | FID floor (real train) |",
          "|---|---|---|---|---|---|---|---|"]
 for labels in ("clean", "pseudo"):
+    if not (out / f"generator_{labels}.txt").exists():
+        continue
     gen = Path((out / f"generator_{labels}.txt").read_text().strip())
     s = json.loads((gen / "summary.json").read_text())
     m = json.loads((out / f"gan_metrics_{labels}.json").read_text())
@@ -78,4 +81,7 @@ lines += ["", "Class grids (one row per class): `<generator folder>/grid.png`; 6
 print("\n".join(lines))
 PY
 mkdir -p benchmarks/results
-{ cat "$out/summary.md"; echo; echo "- command: \`TRAIN_FLAGS='${TRAIN_FLAGS:-}' bash benchmarks/gan.sh $*\`"; echo "- machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; date $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD); seed 0"; } > benchmarks/results/gan.md
+{ cat "$out/summary.md"; echo; echo "- command: \`TRAIN_FLAGS='${TRAIN_FLAGS:-}' LABELS='${LABELS:-clean pseudo}' EVAL_EPOCHS=${EVAL_EPOCHS:-5} bash benchmarks/gan.sh $*\`"; echo "- machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; date $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD); seed 0"; } > benchmarks/results/gan.md
+for labels in ${LABELS:-clean pseudo}; do
+  cp "$(cat "$out/generator_$labels.txt")/grid.png" "benchmarks/results/gan_grid_$labels.png"
+done

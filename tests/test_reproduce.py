@@ -40,6 +40,6 @@ def test_reproduce_tiny_end_to_end_and_resume(tiny_fashion, tmp_path):
     assert sorted((r["model"], r["clean_fraction"]) for r in rows) == [
         ("clean-only", "0.2"), ("clean-only", "0.5"), ("nr", "0.2"), ("nr", "0.5")]
     report = (out / "report.md").read_text()
-    assert "Table 1" in report and "83.73" in report and "± " in report
+    assert "Table 1" in report and "87.14" in report and "± " in report   # the paper at 0.2
     assert (out / "accuracy_vs_clean_fraction.png").stat().st_size > 1000
     assert (out / "fig5_top3_predictions.png").exists()

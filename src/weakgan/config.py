@@ -18,7 +18,7 @@ from weakgan import WeakganError
 @dataclass
 class Config:
     # what to train
-    model: str = "nr"                 # clean-only | naive | nr | wsgan
+    model: str = "nr"                 # clean-only | naive | nr | wsgan | nr-wsgan[-nofake|-frozen]
     seed: int = 0
     # data
     dataset: str = "fashion-mnist"    # fashion-mnist | folder:ROOT | manifest:FILE.csv (docs/own-data.md)
@@ -85,6 +85,10 @@ class Config:
     gan_g_every: int = 0                  # stage 3: one G update every N D steps (0 = G stays fixed)
     gan_g_lr: float = 5e-05               # Adam learning rate of G in stage 3
     gan_class_weight: float = 1.0         # stage 3: weight of D's class cross-entropy on G(z, y)
+    # NR + WSGAN (stages/nr_wsgan.py)
+    wsgan_run: str = ""               # finished --model wsgan run on the same split (sweeps fill it in)
+    fake_share: float = 0.3           # share of generated images in the noisy part of a batch
+    wsgan_lr_scale: float = 0.3       # D's learning rate = lr * this while it is fine-tuned through L_noise
     # runtime
     device: str = "auto"              # auto | cpu | cuda | mps
     threads: int = 0                  # CPU threads; 0 = all cores

@@ -104,6 +104,7 @@ def write_report(rows: list[dict], out: Path, preset: str, cfg: Config, seeds: l
                 shutil.copyfile(src, out / fig5)
             break
     nr_rows = [r for r in rows if r["model"] == "nr"]
+    t2_rows = [r for r in rows if r["model"] == "nr-wsgan"]
     md = [f"# weakgan reproduction of Axelrod, Kashi, Pandey: Weakly Supervised Image Classification using GANs\n",
           f"Preset `{preset}`, noise `{cfg.noise}`, seeds {seeds}, models {', '.join(models)}.",
           f"Machine: {machine()}; device setting `{cfg.device}`. Commit {git_commit()}, "
@@ -112,6 +113,9 @@ def write_report(rows: list[dict], out: Path, preset: str, cfg: Config, seeds: l
           "All figures: FashionMNIST test top-1 in %, full 10,000-image test set, mean ± std over seeds.\n",
           "## Table 1: noise-regularization model\n",
           results_table(nr_rows, "top1", {"paper NR (Table 1)": PAPER_TABLE1}) if nr_rows else "(no nr runs)\n",
+          "## Table 2: NR + WSGAN\n",
+          results_table(t2_rows, "top1", {"paper NR+WSGAN (Table 2)": PAPER_TABLE2}) if t2_rows
+          else "(no nr-wsgan runs in this preset)\n",
           "## All models (ablation)\n",
           results_table(rows, "top1", {"paper NR": PAPER_TABLE1, "paper NR+WSGAN": PAPER_TABLE2}),
           "\nTop-3 accuracy (%):\n", results_table(rows, "top3"),

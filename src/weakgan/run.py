@@ -106,6 +106,9 @@ def make_stage(cfg: Config, data: Dataset, split: Split, device: torch.device, w
     if cfg.model == "wsgan":
         from weakgan.stages.gan import WSGANClassifierStage
         return WSGANClassifierStage(cfg, data, split, device, weights, generator_weights, rank, world)
+    if cfg.model.startswith("nr-wsgan"):
+        from weakgan.stages.nr_wsgan import NRWSGANStage
+        return NRWSGANStage(cfg, data, split, device, weights, rank, world)
     return ClassifierStage(cfg, data, split, device, weights, rank, world)
 
 

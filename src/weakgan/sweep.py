@@ -59,6 +59,8 @@ def sweep(base: Config, models: list[str], fractions: list[float], seeds: list[i
         if i % n != k:
             continue
         cfg = dataclasses.replace(base, model=model, clean_fraction=fraction, seed=seed)
+        if model.startswith("nr-wsgan") and not base.wsgan_run:   # the wsgan run of the same split
+            cfg = dataclasses.replace(cfg, wsgan_run=str(run_dir_for(out, "wsgan", fraction, base.noise, seed)))
         run_dir = run_dir_for(out, model, fraction, base.noise, seed)
         tag = f"[{i + 1}/{len(grid)}] {run_dir.name}"
         if (run_dir / "metrics.json").exists():
