@@ -28,7 +28,7 @@ def wsgan_run(tiny_fashion, tmp_path_factory):
 
 def _stage(tiny_fashion, wsgan_run, tmp_path, model="nr-wsgan"):
     cfg = Config(model=model, data_dir=str(tiny_fashion), clean_fraction=0.2, wsgan_run=str(wsgan_run),
-                 batch_size=40, threads=1, progress=False, noise="symmetric:0.5")
+                 batch_size=40, threads=1, progress=False, noise="symmetric:0.5", teacher_weight=0.0)
     data = load_dataset("fashion-mnist", str(tiny_fashion))
     tmp_path.mkdir(exist_ok=True)
     split = load_or_make_split(cfg, data, tmp_path)
@@ -78,7 +78,7 @@ def test_nr_wsgan_variants_train(tiny_fashion, wsgan_run, tmp_path):
 
 
 def test_needs_a_wsgan_run(tiny_fashion, tmp_path):
-    cfg = Config(model="nr-wsgan", data_dir=str(tiny_fashion), clean_fraction=0.2)
+    cfg = Config(model="nr-wsgan", data_dir=str(tiny_fashion), clean_fraction=0.2, teacher_weight=0.0)
     data = load_dataset("fashion-mnist", str(tiny_fashion))
     split = load_or_make_split(cfg, data, tmp_path)
     with pytest.raises(WeakganError, match="needs --wsgan-run"):

@@ -1,11 +1,16 @@
-"""Checkpoints and resume: atomic writes, exact resume after SIGKILL, refusal of foreign or malicious files."""
+"""Checkpoints and resume: atomic writes, exact resume after SIGKILL, refusal of foreign or malicious files,
+and the guards (NaN loss, disk space, device choice)."""
+import json
 import os
 import pickle
+import random
 import signal
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 from conftest import TINY, run_cli
@@ -13,11 +18,21 @@ from safetensors.torch import load_file
 
 from weakgan import WeakganError
 from weakgan.checkpoint import atomic_write, load_checkpoint, load_weights, save_checkpoint
+from weakgan.cli import main
+from weakgan.runtime import pick_device
+from weakgan.train import rng_states, set_rng_states
 
 
 def _train_args(data, out, *extra):
-    return ["train", "--model", "nr", "--data-dir", str(data), "--clean-fraction", "0.2", "--seed", "3",
-            *TINY, "--epochs", "6", "--checkpoint-every", "4", *extra, "--out", str(out)]
+    # teacher off: the runtime is the same for every stage, and a teacher run would double each test's time
+    return ["train", "--model", "nr", "--teacher-weight", "0", "--data-dir", str(data), "--clean-fraction", "0.2",
+            "--seed", "3", *TINY, "--epochs", "6", "--checkpoint-every", "4", *extra, "--out", str(out)]
+
+
+def _one_line(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("weakgan: error: "), stderr
+    return lines[0]
 
 
 def test_kill_and_resume_equals_unbroken_run(tiny_fashion, tmp_path):
@@ -40,9 +55,25 @@ def test_kill_and_resume_equals_unbroken_run(tiny_fashion, tmp_path):
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), k
+    ma, mb = (json.loads((d / "metrics.json").read_text()) for d in (tmp_path / "whole", broken))
+    assert ma["top1"] == mb["top1"] and ma["confusion"] == mb["confusion"]
 
 
-def test_sigterm_saves_checkpoint_and_exits(tiny_fashion, tmp_path):
+def test_checkpoint_rng_states_round_trip(tmp_path):
+    """torch, numpy, python (and CUDA where present) generators resume where they were, via weights_only."""
+    torch.manual_seed(1), np.random.seed(1), random.seed(1)
+    np.random.normal()   # leaves a cached Gaussian in numpy's state
+    save_checkpoint(tmp_path / "ck.pt", {"rng": rng_states()})
+    expected = torch.rand(3), np.random.rand(3), np.random.normal(), random.random()
+    torch.manual_seed(2), np.random.seed(2), random.seed(2)
+    set_rng_states(load_checkpoint(tmp_path / "ck.pt")["rng"])
+    again = torch.rand(3), np.random.rand(3), np.random.normal(), random.random()
+    assert torch.equal(expected[0], again[0]) and np.array_equal(expected[1], again[1])
+    assert expected[2:] == again[2:]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_saves_checkpoint_and_exits(tiny_fashion, tmp_path, sig):
     out = tmp_path / "term"
     args = _train_args(tiny_fashion, out, "--epochs", "50", "--checkpoint-every", "1000")
     proc = subprocess.Popen([sys.executable, "-m", "weakgan.cli", *args], stdout=subprocess.DEVNULL,
@@ -51,10 +82,23 @@ def test_sigterm_saves_checkpoint_and_exits(tiny_fashion, tmp_path):
     while time.time() < deadline and not (out / "split.npz").exists():
         time.sleep(0.05)
     time.sleep(3)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 2 and "stopped by signal" in err
+    assert proc.returncode == 2 and f"stopped by signal {int(sig)}" in err
     assert load_checkpoint(out / "checkpoints" / "last.pt")["step"] > 0
+
+
+def test_resume_flag_needs_a_checkpoint(tiny_fashion, tmp_path):
+    out = tmp_path / "run"
+    p = run_cli(*_train_args(tiny_fashion, out, "--epochs", "1", "--resume"), check=False)
+    assert p.returncode == 2 and f"{out / 'checkpoints' / 'last.pt'}: no checkpoint" in _one_line(p.stderr)
+    assert not (out / "checkpoints").exists()   # no fresh start behind the user's back
+    run_cli(*_train_args(tiny_fashion, out, "--epochs", "1"))
+    first = load_file(out / "model.safetensors")
+    os.remove(out / "metrics.json")
+    run_cli(*_train_args(tiny_fashion, out, "--epochs", "1", "--resume"))   # a finished checkpoint: no training
+    again = load_file(out / "model.safetensors")
+    assert all(torch.equal(first[k], again[k]) for k in first) and (out / "metrics.json").exists()
 
 
 def test_mismatched_checkpoint_is_an_error(tiny_fashion, tmp_path):
@@ -63,6 +107,23 @@ def test_mismatched_checkpoint_is_an_error(tiny_fashion, tmp_path):
     os.remove(out / "metrics.json")
     p = run_cli(*_train_args(tiny_fashion, out, "--epochs", "1", "--head-hidden", "48"), check=False)
     assert p.returncode == 2 and "belongs to another model/config" in p.stderr
+
+
+def test_run_folder_of_another_model_is_an_error(tiny_fashion, tmp_path):
+    out = tmp_path / "run"
+    run_cli(*_train_args(tiny_fashion, out, "--model", "clean-only", "--epochs", "1"))
+    ckpt = out / "checkpoints" / "last.pt"
+    before = ckpt.read_bytes()
+    p = run_cli(*_train_args(tiny_fashion, out, "--epochs", "1"), check=False)
+    assert p.returncode == 2
+    assert f"{out}/config.yaml: this folder holds a run of model 'clean-only'" in _one_line(p.stderr)
+    assert ckpt.read_bytes() == before
+    # without config.yaml the checkpoint itself still refuses to be resumed by another model
+    os.remove(out / "config.yaml")
+    os.remove(out / "metrics.json")
+    p = run_cli(*_train_args(tiny_fashion, out, "--epochs", "1"), check=False)
+    assert p.returncode == 2 and "belongs to another model/config" in _one_line(p.stderr)
+    assert ckpt.read_bytes() == before
 
 
 class Boom:
@@ -84,6 +145,47 @@ def test_malicious_pickle_is_not_executed(tmp_path, monkeypatch):
     assert not (tmp_path / "pwned_marker").exists()
 
 
+SLOW_SAVE = """
+import sys, time, torch
+from weakgan.checkpoint import save_checkpoint
+save_checkpoint(sys.argv[1], {"step": 1, "w": torch.arange(5.0)})
+real_save = torch.save
+
+class SlowFile:   # every write lands on disk, then the writer hangs: the test kills it mid-save
+    def __init__(self, f):
+        self.f = f
+    def write(self, data):
+        n = self.f.write(data)
+        self.f.flush()
+        print("wrote", flush=True)
+        time.sleep(30)
+        return n
+    def flush(self):
+        self.f.flush()
+
+def slow_save(obj, path):
+    with open(path, "wb") as f:
+        real_save(obj, SlowFile(f))
+
+torch.save = slow_save
+save_checkpoint(sys.argv[1], {"step": 2, "w": torch.zeros(5)})
+"""
+
+
+def test_kill_during_save_keeps_previous_checkpoint(tmp_path):
+    path = tmp_path / "ck.pt"
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_SAVE, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "wrote\n"   # the second save has started writing its file
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    partial = [p for p in tmp_path.iterdir() if p.name != "ck.pt"]
+    assert len(partial) == 1 and partial[0].stat().st_size > 0   # the torn temporary the kill left
+    state = load_checkpoint(path)
+    assert state["step"] == 1 and torch.equal(state["w"], torch.arange(5.0))
+
+
 def test_atomic_write_keeps_old_file_on_failure(tmp_path):
     path = tmp_path / "ck.pt"
     save_checkpoint(path, {"step": 1})
@@ -103,3 +205,37 @@ def test_unwritable_output_folder(tmp_path):
     blocker.write_text("x")
     p = run_cli("train", "--out", str(blocker / "sub"), check=False)
     assert p.returncode == 2 and "not writable" in p.stderr
+
+
+def test_disk_space_guard(tmp_path, monkeypatch, capsys):
+    from weakgan import run
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.setattr(run.shutil, "disk_usage", lambda path: SimpleNamespace(total=2**30, used=2**30 - 2**20,
+                                                                                free=2**20))
+    out = tmp_path / "run"
+    assert main(["train", "--data-dir", str(tmp_path / "no-data"), "--out", str(out)]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert f"{out}: only 1 MB free" in line and f"{run.MIN_FREE_BYTES // 2**20} MB" in line
+    assert list(out.iterdir()) == []   # stopped before any data, split or checkpoint
+
+
+def test_nan_loss_in_classifier_stops_and_keeps_checkpoint(tiny_fashion, tmp_path):
+    out = tmp_path / "nan"
+    p = run_cli(*_train_args(tiny_fashion, out, "--model", "clean-only", "--lr", "1e30", "--checkpoint-every", "1"),
+                check=False)
+    line = _one_line(p.stderr)
+    assert p.returncode == 2 and "clean-only: loss is nan at step " in line and "last good checkpoint kept" in line
+    failed_at = int(line.split("at step ")[1].split(";")[0])
+    state = load_checkpoint(out / "checkpoints" / "last.pt")
+    assert state["step"] == failed_at > 0   # every step before the bad one, nothing after it
+    assert all(torch.isfinite(v).all() for v in state["model"].values() if v.dtype.is_floating_point)
+    assert not (out / "metrics.json").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available() or torch.backends.mps.is_available(), reason="has a GPU")
+def test_auto_device_is_cpu_and_threads_are_reported(tiny_fashion, tmp_path):
+    assert pick_device("auto") == torch.device("cpu")
+    out = tmp_path / "run"
+    run_cli(*_train_args(tiny_fashion, out, "--model", "clean-only", "--epochs", "1", "--device", "auto"))
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["threads"] == 1 and metrics["device"] == "cpu:1threads"   # TINY sets --threads 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from weakgan import WeakganError, __version__
 from weakgan.cli_gan import add_gan_commands
@@ -28,6 +29,10 @@ def _ints(text: str) -> list[int]:
 def cmd_train(args) -> None:
     from weakgan.run import train_run
     cfg = resolve(args)
+    last = Path(args.out) / "checkpoints" / "last.pt"
+    # a run killed while it trained its own teacher (OUT/teacher) has only that stage's checkpoint yet
+    if args.resume and not last.exists() and not any(Path(args.out).glob("*/checkpoints/last.pt")):
+        raise WeakganError(f"{last}: no checkpoint to resume from; drop --resume to start a fresh run")
     m = train_run(cfg, args.out)
     print(f"{cfg.model} p={m['clean_fraction']} {m['noise']} seed {cfg.seed}: top1 {m['top1']:.4f} "
           f"top3 {m['top3']:.4f} macro AP {m['macro_ap']:.4f} ({m['train_seconds']:.0f}s) -> {args.out}")
@@ -79,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train one model on one split")
     add_config_flags(t)
     t.add_argument("--out", required=True, help="run folder")
+    t.add_argument("--resume", action="store_true",
+                   help="continue from OUT/checkpoints/last.pt and fail if it is missing (re-running the "
+                        "same command without this flag also resumes, or starts fresh)")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="re-evaluate a finished run on the test set")

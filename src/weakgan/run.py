@@ -25,6 +25,7 @@ from weakgan import distributed
 from weakgan.distributed import DistInfo, gather_rows
 from weakgan.runtime import describe, pick_device, set_threads
 from weakgan.stages.classifier import ClassifierStage
+from weakgan.teacher import uses_teacher
 from weakgan.train import fit
 
 
@@ -48,7 +49,15 @@ def prepare_out_dir(out: str | Path) -> Path:
     return out
 
 
+def resolve_noise(cfg: Config, data: Dataset) -> Config:
+    """noise 'auto': the labels a user dataset supplies, else the paper's permutation noise."""
+    if cfg.noise != "auto":
+        return cfg
+    return dataclasses.replace(cfg, noise="given" if data.given_labels is not None else "permutation")
+
+
 def load_or_make_split(cfg: Config, data: Dataset, out: Path) -> Split:
+    cfg = resolve_noise(cfg, data)
     targets = data.train.targets.numpy()
     if (out / "split.npz").exists():
         split = Split.load(out)
@@ -122,8 +131,13 @@ def train_run(cfg: Config, out: str | Path) -> dict:
     threads = set_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     data = load_dataset(cfg.dataset, cfg.data_dir, cfg.download, cfg=cfg)
-    if cfg.noise == "auto":  # the labels a user dataset supplies, else the paper's permutation noise
-        cfg = dataclasses.replace(cfg, noise="given" if data.given_labels is not None else "permutation")
+    cfg = resolve_noise(cfg, data)
+    if uses_teacher(cfg) and not cfg.teacher_run:
+        # no teacher given: train the clean-only one first (resumable, like the run itself)
+        teacher = out / "teacher"
+        if not (teacher / "metrics.json").exists():
+            train_run(dataclasses.replace(cfg, model="clean-only"), teacher)
+        cfg = dataclasses.replace(cfg, teacher_run=str(teacher))
     if info.main:   # rank 0 writes the split and does shared pretraining; the others then read them
         split = load_or_make_split(cfg, data, out)
         atomic_write_text(out / "config.yaml", to_yaml(cfg))

@@ -11,6 +11,7 @@ from weakgan.checkpoint import atomic_write_text
 from weakgan.config import Config
 from weakgan.report import results_table, row_from_metrics, write_results_csv
 from weakgan.run import prepare_out_dir, train_run
+from weakgan.teacher import uses_teacher
 
 PAPER_TABLE1 = {0.05: 83.73, 0.10: 86.12, 0.20: 87.14, 0.50: 88.84, 0.70: 88.99}
 PAPER_TABLE2 = {0.05: 77.80, 0.10: 81.07, 0.20: 82.93, 0.50: 89.86, 0.70: 90.68}
@@ -53,27 +54,49 @@ def sweep(base: Config, models: list[str], fractions: list[float], seeds: list[i
     """
     out = prepare_out_dir(out)
     t0 = time.perf_counter()
-    grid = [(m, f, s) for s in seeds for f in fractions for m in models]
+    models = with_dependencies(models, base)
+    # a worker takes whole splits (fraction, seed), so the runs that feed others on a split (the
+    # clean-only teacher, the wsgan classifier) finish before their users start, in the same worker
+    splits = [(f, s) for s in seeds for f in fractions]
     k, n = shard
-    for i, (model, fraction, seed) in enumerate(grid):
+    done = 0
+    for i, (fraction, seed) in enumerate(splits):
         if i % n != k:
             continue
-        cfg = dataclasses.replace(base, model=model, clean_fraction=fraction, seed=seed)
-        if model.startswith("nr-wsgan") and not base.wsgan_run:   # the wsgan run of the same split
-            cfg = dataclasses.replace(cfg, wsgan_run=str(run_dir_for(out, "wsgan", fraction, base.noise, seed)))
-        run_dir = run_dir_for(out, model, fraction, base.noise, seed)
-        tag = f"[{i + 1}/{len(grid)}] {run_dir.name}"
-        if (run_dir / "metrics.json").exists():
-            metrics = json.loads((run_dir / "metrics.json").read_text())
-            log(f"{tag}: done before, top1 {metrics['top1']:.4f}")
-        else:
-            metrics = train_run(cfg, run_dir)
-            log(f"{tag}: top1 {metrics['top1']:.4f} in {metrics['train_seconds']:.0f}s")
-        write_summary(finished_rows(out), out)
+        for model in models:
+            done += 1
+            cfg = dataclasses.replace(base, model=model, clean_fraction=fraction, seed=seed)
+            if model.startswith("nr-wsgan") and not base.wsgan_run:
+                cfg = dataclasses.replace(cfg, wsgan_run=str(run_dir_for(out, "wsgan", fraction, base.noise, seed)))
+            if uses_teacher(cfg) and not base.teacher_run:
+                cfg = dataclasses.replace(cfg, teacher_run=str(run_dir_for(out, "clean-only", fraction, base.noise,
+                                                                           seed)))
+            run_dir = run_dir_for(out, model, fraction, base.noise, seed)
+            tag = f"[split {i + 1}/{len(splits)}, run {done}] {run_dir.name}"
+            if (run_dir / "metrics.json").exists():
+                metrics = json.loads((run_dir / "metrics.json").read_text())
+                log(f"{tag}: done before, top1 {metrics['top1']:.4f}")
+            else:
+                metrics = train_run(cfg, run_dir)
+                log(f"{tag}: top1 {metrics['top1']:.4f} in {metrics['train_seconds']:.0f}s")
+            write_summary(finished_rows(out), out)
     rows = finished_rows(out)
     write_summary(rows, out)
     log(f"sweep wall time {time.perf_counter() - t0:.0f}s -> {out / 'results.csv'}")
     return rows
+
+
+def with_dependencies(models: list[str], base: Config) -> list[str]:
+    """The models in an order where the runs others read come first: clean-only (the teacher of nr and
+    nr-wsgan*), then wsgan (the residual net of nr-wsgan*); each is added if a model needs it."""
+    models = list(dict.fromkeys(models))
+    needs = []
+    if any(uses_teacher(dataclasses.replace(base, model=m)) for m in models) and not base.teacher_run:
+        needs.append("clean-only")
+    if any(m.startswith("nr-wsgan") for m in models) and not base.wsgan_run:
+        needs.append("wsgan")
+    first = [m for m in ("clean-only", "wsgan") if m in models or m in needs]
+    return first + [m for m in models if m not in first]
 
 
 def write_summary(rows: list[dict], out: Path) -> None:

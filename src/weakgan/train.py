@@ -5,11 +5,13 @@ import contextlib
 import hashlib
 import json
 import math
+import random
 import signal
 import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -68,6 +70,27 @@ def signature(model: torch.nn.Module, identity: dict) -> str:
     shapes = {k: list(v.shape) for k, v in model.state_dict().items()}
     blob = json.dumps({"shapes": shapes, "identity": identity}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def rng_states() -> dict:
+    """Every global random generator, as tensors, lists and numbers (weights_only=True can load it)."""
+    _, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    return {"torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                      "has_gauss": int(has_gauss), "gauss": float(gauss)},
+            "python": {"version": version, "internal": list(internal), "gauss_next": gauss_next}}
+
+
+def set_rng_states(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"][:torch.cuda.device_count()])
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    py = state["python"]
+    random.setstate((py["version"], tuple(py["internal"]), py["gauss_next"]))
 
 
 class LossStep:
@@ -159,7 +182,10 @@ def fit(stage, cfg: Config, total_steps: int, ckpt_path: Path, identity: dict, n
         step_fn.load_state_dict(state["step_fn"])
         if ema is not None:
             ema.shadow = state["ema"]
-        torch.set_rng_state(state["torch_rng"])
+        if "rng" in state:
+            set_rng_states(state["rng"])
+        else:  # a checkpoint from before numpy/python/CUDA states were saved
+            torch.set_rng_state(state["torch_rng"])
         start, history, elapsed = state["step"], state["history"], state["elapsed"]
         running = state.get("running", {})
 
@@ -168,7 +194,7 @@ def fit(stage, cfg: Config, total_steps: int, ckpt_path: Path, identity: dict, n
             return
         save_checkpoint(ckpt_path, {
             "signature": sig, "step": step, "model": model.state_dict(), "step_fn": step_fn.state_dict(),
-            "ema": ema.shadow if ema is not None else {}, "torch_rng": torch.get_rng_state(),
+            "ema": ema.shadow if ema is not None else {}, "rng": rng_states(),
             "history": history, "running": running, "elapsed": elapsed + (time.perf_counter() - t0)})
 
     model.train()
@@ -183,8 +209,8 @@ def fit(stage, cfg: Config, total_steps: int, ckpt_path: Path, identity: dict, n
                 if bad:
                     raise NonFiniteLoss(logs[bad[0]])
             except NonFiniteLoss as e:
-                raise WeakganError(f"{name}: loss is {e.args[0]} at step {step}; stopped, last good "
-                                   f"checkpoint kept at {ckpt_path}") from None
+                kept = f"last good checkpoint kept at {ckpt_path}" if ckpt_path.exists() else "no checkpoint yet"
+                raise WeakganError(f"{name}: loss is {e.args[0]} at step {step}; stopped, {kept}") from None
             if ema is not None:
                 ema.update(model, step)
             for k, v in logs.items():

@@ -55,18 +55,20 @@ class Generator(nn.Module):
     """G(z, y): z (N, z_dim), y (N,) class indices -> (N, C, size, size) in [-1, 1] (tanh).
 
     The class enters twice: a label embedding concatenated with z, and class-conditional BatchNorm after
-    every layer but the last. Layout (w = width): Linear -> (4w, s/4, s/4) -> convT4x4/2 (2w, s/2) ->
-    convT4x4/2 (w, s) -> conv3x3 (C) -> tanh, so `size` must be a multiple of 4 (28 for FashionMNIST).
+    every layer but the last. Layout (w = width, s = `size` rounded up to a multiple of 4): Linear ->
+    (4w, s/4, s/4) -> convT4x4/2 (2w, s/2) -> convT4x4/2 (w, s) -> conv3x3 (C) -> tanh, then the centre
+    size x size crop (nothing to crop for 28, FashionMNIST's size).
     """
 
     def __init__(self, num_classes: int, channels: int = 1, size: int = 28, z_dim: int = 64, width: int = 32,
                  embed_dim: int = 32):
         super().__init__()
-        if size % 4 or size < 4:
-            raise WeakganError(f"generator: image size {size} is not a multiple of 4")
+        if size < 4:
+            raise WeakganError(f"generator: image size {size} is below 4 pixels")
         self.arch = {"num_classes": num_classes, "channels": channels, "size": size, "z_dim": z_dim,
                      "width": width, "embed_dim": embed_dim}
-        self.num_classes, self.z_dim, self.s0 = num_classes, z_dim, size // 4
+        self.num_classes, self.z_dim, self.s0 = num_classes, z_dim, -(-size // 4)
+        self.crop = slice((4 * self.s0 - size) // 2, (4 * self.s0 - size) // 2 + size)
         self.embed = nn.Embedding(num_classes, embed_dim)
         self.fc = nn.Linear(z_dim + embed_dim, 4 * width * self.s0 * self.s0)
         self.bn0 = ConditionalBatchNorm2d(4 * width, num_classes)
@@ -81,7 +83,7 @@ class Generator(nn.Module):
         h = F.relu(self.bn0(h, y))
         h = F.relu(self.bn1(self.up1(h), y))
         h = F.relu(self.bn2(self.up2(h), y))
-        return torch.tanh(self.out(h))
+        return torch.tanh(self.out(h))[:, :, self.crop, self.crop]
 
     def sample_z(self, n: int, gen: torch.Generator | None = None) -> torch.Tensor:
         """n latent vectors on the generator's device, drawn from `gen` (on its own device)."""

@@ -16,6 +16,7 @@ from weakgan.models.backbone import FEATURE_DIM, load_backbone_weights, resnet18
 from weakgan.models.heads import Classifier, MLPHead, NRModel
 from weakgan.noise import UNLABELLED, Split
 from weakgan.sampling import MixedBatches, split_batch
+from weakgan.teacher import teacher_targets, uses_teacher
 
 MODELS = ("clean-only", "naive", "nr")
 
@@ -27,12 +28,50 @@ def bce_onehot(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / logits.shape[0]
 
 
+def soft_bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """bce_onehot with soft targets (rows of probabilities): the teacher's pseudo-labels."""
+    logits = logits.float()
+    return F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / max(1, logits.shape[0])
+
+
 def nr_loss(c_clean: torch.Tensor, y_clean: torch.Tensor, c_noisy: torch.Tensor, r_noisy: torch.Tensor,
             y_noisy: torch.Tensor, alpha: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Hu et al.: L = alpha * BCE(sigmoid(c), v) on clean + BCE(sigmoid(c + r), y) on noisy samples."""
     l_clean = bce_onehot(c_clean, y_clean)
-    l_noise = bce_onehot(c_noisy + r_noisy, y_noisy)
+    l_noise = bce_onehot(c_noisy + r_noisy, y_noisy) if len(y_noisy) else c_noisy.sum() * 0.0
     return alpha * l_clean + l_noise, l_clean, l_noise
+
+
+def nr_objective(c: torch.Tensor, r: torch.Tensor, y: torch.Tensor, n_clean: int, cfg: Config,
+                 soft: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    """The loss of an NR batch whose first n_clean rows are clean: Hu et al.'s L = alpha L_clean + L_noise
+    over the rows that have a label (unlabelled rows, noise 'none', get no L_noise), plus
+    teacher_weight * soft_bce(c, teacher targets) on the rows n_clean .. n_clean + len(soft)."""
+    labelled = y[n_clean:] != UNLABELLED
+    loss, l_clean, l_noise = nr_loss(c[:n_clean], y[:n_clean], c[n_clean:][labelled], r[n_clean:][labelled],
+                                     y[n_clean:][labelled], cfg.alpha)
+    logs = {"clean": l_clean.item(), "noise": l_noise.item()}
+    if soft is not None:
+        l_teacher = soft_bce(c[n_clean:n_clean + len(soft)], soft)
+        loss = loss + cfg.teacher_weight * l_teacher
+        logs["teacher"] = l_teacher.item()
+    return loss, {"loss": loss.item(), **logs}
+
+
+def given_labels(data: Dataset, split: Split, device: torch.device) -> torch.Tensor:
+    """The label given with every training image: the true one for clean images, the noisy one (or
+    UNLABELLED) otherwise."""
+    labels = torch.full((split.n_train,), UNLABELLED, dtype=torch.long)
+    labels[torch.as_tensor(split.noisy_idx)] = torch.as_tensor(split.noisy_labels)
+    labels[torch.as_tensor(split.clean_idx)] = data.train.targets[torch.as_tensor(split.clean_idx)]
+    return labels.to(device)
+
+
+def noisy_part(split: Split, teacher: torch.Tensor | None) -> torch.Tensor:
+    """The images of the noisy part of an NR batch: those with a noisy label, and with a teacher also the
+    unlabelled ones (the teacher gives them targets)."""
+    noisy = torch.as_tensor(split.noisy_idx)
+    return noisy if teacher is not None else noisy[torch.as_tensor(split.noisy_labels) != UNLABELLED]
 
 
 class Batcher:
@@ -79,14 +118,11 @@ class ClassifierStage:
             self.model.to(memory_format=torch.channels_last)
         self.train_model = self.model   # the DDP wrapper under torchrun (set by the caller)
 
-        # label given with every training image: true label for clean ones, the noisy label otherwise
-        n = split.n_train
-        labels = torch.full((n,), UNLABELLED, dtype=torch.long)
-        labels[torch.as_tensor(split.noisy_idx)] = torch.as_tensor(split.noisy_labels)
-        labels[torch.as_tensor(split.clean_idx)] = data.train.targets[torch.as_tensor(split.clean_idx)]
-        self.labels = labels.to(device)
+        self.labels = given_labels(data, split, device)
+        self.teacher = teacher_targets(cfg.teacher_run, data, split, cfg.teacher_temperature, device) \
+            if uses_teacher(cfg) else None
         clean = torch.as_tensor(split.clean_idx)
-        noisy = torch.as_tensor(split.noisy_idx)[torch.as_tensor(split.noisy_labels) != UNLABELLED]
+        noisy = noisy_part(split, self.teacher)
         b = cfg.batch_size
         if cfg.model == "clean-only":
             parts, sizes = {"clean": clean}, {"clean": b}
@@ -94,7 +130,8 @@ class ClassifierStage:
             parts, sizes = {"all": torch.cat([clean, noisy])}, {"all": b}
         else:
             if len(noisy) == 0:
-                raise WeakganError("model 'nr' needs noisy labels; noise 'none' leaves the noisy set unlabelled")
+                raise WeakganError("model 'nr' needs noisy labels or a teacher (--teacher-weight > 0); noise "
+                                   "'none' leaves the noisy set unlabelled")
             n_clean, n_noisy = split_batch(b, cfg.clean_share)
             parts, sizes = {"clean": clean, "noisy": noisy}, {"clean": n_clean, "noisy": n_noisy}
         self.batches = MixedBatches(parts, sizes, seed=cfg.seed, rank=rank, world=world)
@@ -116,10 +153,9 @@ class ClassifierStage:
         idx = torch.cat([batch["clean"], batch["noisy"]])
         n_clean = len(batch["clean"])
         c, r = self.train_model(self.batcher(idx), with_residual=True)  # one pass: BatchNorm sees the mixed batch
-        y = self.labels[idx.to(self.device)]
-        loss, l_clean, l_noise = nr_loss(c[:n_clean], y[:n_clean], c[n_clean:], r[n_clean:], y[n_clean:],
-                                         self.cfg.alpha)
-        return loss, {"loss": loss.item(), "clean": l_clean.item(), "noise": l_noise.item()}
+        idx = idx.to(self.device)
+        soft = self.teacher[idx[n_clean:]] if self.teacher is not None else None
+        return nr_objective(c, r, self.labels[idx], n_clean, self.cfg, soft)
 
     def state_dict(self) -> dict:
         return {"batches": self.batches.state_dict(), "augment_gen": self.batcher.gen.get_state()}

@@ -91,12 +91,8 @@ def conditioning_set(cfg, data: Dataset, split: Split, device: torch.device, log
     if not run:
         raise WeakganError("gan_labels 'pseudo' needs gan_pseudo_run: a finished classifier run on this data")
     from weakgan.predict import load_trained_classifier
-    if not (Path(run) / "split.npz").is_file():
-        raise WeakganError(f"{run}: no split.npz; cannot check that it was trained on this clean split")
-    theirs = Split.load(run)
-    if not np.array_equal(np.sort(theirs.clean_idx), np.sort(split.clean_idx)):
-        raise WeakganError(f"{run}: trained on another clean split (its clean labels would leak into this "
-                           f"split's noisy set); train it with the same clean_fraction and seed")
+    from weakgan.teacher import require_same_clean_split
+    require_same_clean_split(run, split, "its clean labels would leak into this split's noisy set")
     threads = torch.get_num_threads()
     clf = load_trained_classifier(run, str(device))
     torch.set_num_threads(threads)   # loading applies the run's own thread setting; keep this process's

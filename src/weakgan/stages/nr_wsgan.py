@@ -26,9 +26,10 @@ from weakgan.data.dataset import Dataset
 from weakgan.models.backbone import FEATURE_DIM, load_backbone_weights, resnet18_backbone
 from weakgan.models.gan import WSGAN, gan_to_classifier
 from weakgan.models.heads import MLPHead
-from weakgan.noise import UNLABELLED, Split
+from weakgan.noise import Split
 from weakgan.sampling import MixedBatches, split_batch
-from weakgan.stages.classifier import Batcher, nr_loss, normalization
+from weakgan.stages.classifier import Batcher, given_labels, noisy_part, normalization, nr_objective
+from weakgan.teacher import require_same_clean_split, teacher_targets, uses_teacher
 
 VARIANTS = ("nr-wsgan", "nr-wsgan-nofake", "nr-wsgan-frozen")
 
@@ -55,9 +56,7 @@ def load_wsgan_run(run_dir: str | Path, data: Dataset, split: Split, device: tor
     wcfg = from_dict(load_yaml(run_dir / "config.yaml"), source=str(run_dir / "config.yaml"))
     if wcfg.model != "wsgan":
         raise WeakganError(f"{run_dir}: a '{wcfg.model}' run, nr-wsgan needs a wsgan run")
-    other = Split.load(run_dir)
-    if len(other.clean_idx) != len(split.clean_idx) or (other.clean_idx != split.clean_idx).any():
-        raise WeakganError(f"{run_dir}: trained on another clean split (fraction/seed differ)")
+    require_same_clean_split(run_dir, split, "fraction/seed differ")
     stage = WSGANClassifierStage(wcfg, data, split, device, generator_weights=run_dir)
     stage.model.load_state_dict(load_weights(run_dir / "model.safetensors"))
     return stage.model
@@ -89,12 +88,11 @@ class NRWSGANStage:
         self.train_model = self.model
         self.k = k
 
-        labels = torch.full((split.n_train,), UNLABELLED, dtype=torch.long)
-        labels[torch.as_tensor(split.noisy_idx)] = torch.as_tensor(split.noisy_labels)
-        labels[torch.as_tensor(split.clean_idx)] = data.train.targets[torch.as_tensor(split.clean_idx)]
-        self.labels = labels.to(device)
+        self.labels = given_labels(data, split, device)
+        self.teacher = teacher_targets(cfg.teacher_run, data, split, cfg.teacher_temperature, device) \
+            if uses_teacher(cfg) else None
         clean = torch.as_tensor(split.clean_idx)
-        noisy = torch.as_tensor(split.noisy_idx)[torch.as_tensor(split.noisy_labels) != UNLABELLED]
+        noisy = noisy_part(split, self.teacher)
         n_clean, n_noisy = split_batch(cfg.batch_size, cfg.clean_share)
         # the noisy part: real noisy images, and a share fake_share of generated ones
         self.n_fake = int(round(n_noisy * cfg.fake_share)) if self.fakes else 0
@@ -127,16 +125,15 @@ class NRWSGANStage:
         self.model.wsgan.generator.eval()
         if self.frozen:
             self.model.wsgan.discriminator.eval()   # frozen: its BatchNorm statistics stay as pretrained
-        idx = torch.cat([batch["clean"], batch.get("noisy", batch["clean"][:0])])
-        x, y = self.batcher(idx), self.labels[idx.to(self.device)]
-        if self.n_fake:
+        idx = torch.cat([batch["clean"], batch.get("noisy", batch["clean"][:0])]).to(self.device)
+        x, y = self.batcher(idx), self.labels[idx]
+        if self.n_fake:   # generated images go last: labelled by their asked class, no teacher target
             xf, yf = self._fake_batch(self.n_fake // max(1, self.batches.world))
             x, y = torch.cat([x, xf]), torch.cat([y, yf])
         n_clean = len(batch["clean"])
         c, r = self.train_model(x, with_residual=True)
-        loss, l_clean, l_noise = nr_loss(c[:n_clean], y[:n_clean], c[n_clean:], r[n_clean:], y[n_clean:],
-                                         self.cfg.alpha)
-        return loss, {"loss": loss.item(), "clean": l_clean.item(), "noise": l_noise.item()}
+        soft = self.teacher[idx[n_clean:]] if self.teacher is not None else None
+        return nr_objective(c, r, y, n_clean, self.cfg, soft)
 
     def state_dict(self) -> dict:
         return {"batches": self.batches.state_dict(), "augment_gen": self.batcher.gen.get_state(),

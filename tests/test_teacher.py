@@ -1,0 +1,83 @@
+"""The teacher's soft pseudo-labels: alignment and sharpening, the loss by hand, the split guard, and
+`weakgan train --model nr` training its own clean-only teacher first."""
+import json
+import math
+
+import pytest
+import torch
+import yaml
+from conftest import TINY, run_cli
+
+from weakgan import WeakganError
+from weakgan.config import Config
+from weakgan.data import load_dataset
+from weakgan.noise import UNLABELLED
+from weakgan.run import load_or_make_split
+from weakgan.stages.classifier import nr_objective
+from weakgan.teacher import align_and_sharpen, teacher_targets
+
+
+def sig(v):
+    return 1 / (1 + math.exp(-v))
+
+
+def test_alignment_matches_the_prior_and_sharpening_raises_confidence():
+    g = torch.Generator().manual_seed(0)
+    probs = torch.softmax(torch.randn(500, 4, generator=g) + torch.tensor([2.0, 0, 0, 0]), 1)  # class 0 dominates
+    prior = torch.full((4,), 0.25)
+    aligned = align_and_sharpen(probs, prior, temperature=1.0)
+    assert torch.allclose(aligned.sum(1), torch.ones(500))
+    # one alignment step moves the marginal much closer to the prior
+    assert (aligned.mean(0) - prior).abs().max() < 0.5 * (probs.mean(0) - prior).abs().max()
+    sharp = align_and_sharpen(probs, prior, temperature=0.5)
+    assert torch.allclose(sharp.sum(1), torch.ones(500))
+    assert (sharp.max(1).values >= aligned.max(1).values - 1e-6).all()
+    assert torch.equal(sharp.argmax(1), aligned.argmax(1))
+    with pytest.raises(WeakganError, match="teacher_temperature"):
+        align_and_sharpen(probs, prior, 0.0)
+
+
+def test_nr_objective_with_teacher_targets_by_hand():
+    cfg = Config(alpha=0.2, teacher_weight=0.5)
+    c = torch.tensor([[1.0, -1.0], [0.2, 0.3], [-0.5, 1.0]])   # row 0 clean, rows 1-2 noisy
+    r = torch.tensor([[0.0, 0.0], [-1.2, 0.4], [0.5, -2.0]])
+    y = torch.tensor([0, 1, UNLABELLED])                        # row 2 has no noisy label
+    soft = torch.tensor([[0.8, 0.2], [0.1, 0.9]])
+    loss, logs = nr_objective(c, r, y, 1, cfg, soft)
+
+    def bce(p, t):
+        return -(t * math.log(p) + (1 - t) * math.log(1 - p))
+    clean = bce(sig(1.0), 1) + bce(sig(-1.0), 0)
+    noise = bce(sig(0.2 - 1.2), 0) + bce(sig(0.3 + 0.4), 1)                     # only the labelled row
+    teacher = (bce(sig(0.2), 0.8) + bce(sig(0.3), 0.2) + bce(sig(-0.5), 0.1) + bce(sig(1.0), 0.9)) / 2
+    assert abs(logs["clean"] - clean) < 1e-5 and abs(logs["noise"] - noise) < 1e-5
+    assert abs(logs["teacher"] - teacher) < 1e-5
+    assert abs(loss.item() - (0.2 * clean + noise + 0.5 * teacher)) < 1e-5
+
+
+def test_nr_trains_its_own_teacher_and_learns_from_unlabelled_images(tiny_fashion, tmp_path):
+    out = tmp_path / "nr"
+    # noise none: the noisy set is unlabelled, so only the teacher's targets reach it
+    run_cli("train", "--model", "nr", "--data-dir", str(tiny_fashion), "--clean-fraction", "0.2",
+            "--noise", "none", *TINY, "--out", str(out))
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    assert saved["teacher_run"] == str(out / "teacher")
+    teacher = json.loads((out / "teacher" / "metrics.json").read_text())
+    assert teacher["model"] == "clean-only"
+    log = json.loads((out / "train_log.json").read_text())
+    assert all("teacher" in row and row["noise"] == 0.0 for row in log)
+    assert json.loads((out / "metrics.json").read_text())["top1"] > 0.3
+
+    # its targets: zero on clean rows, distributions on the others, and refused for another split
+    cfg = Config(data_dir=str(tiny_fashion), clean_fraction=0.2, noise="none")
+    data = load_dataset("fashion-mnist", str(tiny_fashion))
+    (tmp_path / "same").mkdir()
+    (tmp_path / "other").mkdir()
+    split = load_or_make_split(cfg, data, tmp_path / "same")
+    t = teacher_targets(out / "teacher", data, split, 0.5, torch.device("cpu"))
+    assert t[torch.as_tensor(split.clean_idx)].abs().sum() == 0
+    assert torch.allclose(t[torch.as_tensor(split.noisy_idx)].sum(1), torch.ones(len(split.noisy_idx)))
+    other = load_or_make_split(Config(data_dir=str(tiny_fashion), clean_fraction=0.2, noise="none", seed=1),
+                               data, tmp_path / "other")
+    with pytest.raises(WeakganError, match="another clean split"):
+        teacher_targets(out / "teacher", data, other, 0.5, torch.device("cpu"))
