@@ -72,7 +72,7 @@ def test_checkpoint_rng_states_round_trip(tmp_path):
     assert expected[2:] == again[2:]
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_saves_checkpoint_and_exits(tiny_fashion, tmp_path, sig):
     out = tmp_path / "term"
     args = _train_args(tiny_fashion, out, "--epochs", "50", "--checkpoint-every", "1000")
