@@ -34,7 +34,9 @@ class Config:
     # model
     stem: str = "imagenet"            # ResNet18 stem: imagenet (fast on CPU) | cifar
     backbone_weights: str = ""        # optional local weights file for the backbone (e.g. ImageNet's)
-    pretrain: str = "none"            # none | contrastive: start from a SimCLR backbone trained on the train images
+    pretrain: str = "auto"            # none | contrastive: start from a SimCLR backbone trained on the train
+                                      # images | auto: contrastive for the wsgan D's ResNet18 branch (as the
+                                      # paper has it), none for classifier backbones (measured no better there)
     backbone_lr_scale: float = 1.0    # backbone lr = lr * this (a pretrained backbone is fine-tuned gently)
     contrastive_epochs: float = 15.0
     contrastive_lr: float = 2e-3
@@ -76,7 +78,7 @@ class Config:
     gan_g_ema: float = 0.999              # decay of the moving average of G's weights (the G that is kept)
     gan_shift: int = 2                    # stage 1: random translation (pixels) of real and generated images alike
     gan_d_width: int = 32                 # width of D's attention branches (global: w -> 2w, local: w)
-    gan_d_resnet: bool = True             # D's third branch: ResNet18 (from the contrastive backbone if pretrain: contrastive)
+    gan_d_resnet: bool = True             # D's third branch: ResNet18 (from the contrastive backbone unless pretrain: none)
     gan_d_batch_size: int = 64            # real images (clean + noisy) per D step, before augmented views
     gan_d_lr: float = 0.0002              # Adam learning rate of D (warm-up + cosine)
     gan_clean_share: float = 0.25         # share of clean images among the real images of a D batch

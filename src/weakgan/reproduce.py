@@ -21,7 +21,7 @@ from weakgan import WeakganError
 from weakgan.checkpoint import atomic_write_text
 from weakgan.config import Config, from_dict, load_yaml, to_yaml
 from weakgan.report import accuracy_plot, results_table
-from weakgan.run import prepare_out_dir
+from weakgan.run import prepare_out_dir, uses_contrastive
 from weakgan.sweep import PAPER_TABLE1, PAPER_TABLE2, finished_rows, run_dir_for, sweep, write_summary
 
 PRESETS = ("quick", "full", "paper")
@@ -60,9 +60,9 @@ def git_commit() -> str:
         return "unknown"
 
 
-def pretrain_shared(cfg: Config, log=print) -> None:
+def pretrain_shared(cfg: Config, models: list[str], log=print) -> None:
     """Label-free pretraining shared by all runs; cached, so later runs only load it."""
-    if cfg.pretrain != "contrastive" or cfg.backbone_weights:
+    if cfg.backbone_weights or not any(uses_contrastive(dataclasses.replace(cfg, model=m)) for m in models):
         return
     from weakgan.data import load_dataset
     from weakgan.runtime import pick_device
@@ -77,7 +77,7 @@ def reproduce(preset_name: str, cfg: Config, out: str | Path, seeds: list[int] |
     out = prepare_out_dir(out)
     seeds = seeds if seeds is not None else [int(s) for s in preset["seeds"]]
     t0 = time.perf_counter()
-    pretrain_shared(cfg, log)
+    pretrain_shared(cfg, list(preset["models"]), log)
     t_pre = time.perf_counter() - t0
     rows = sweep(cfg, list(preset["models"]), [float(f) for f in preset["fractions"]], seeds, out, log, shard)
     wall = time.perf_counter() - t0

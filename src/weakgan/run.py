@@ -94,12 +94,19 @@ def backbone_weights_for(cfg: Config, data: Dataset, device: torch.device) -> st
     """The weights a run's backbone starts from: a user's file, the cached contrastive backbone, or none."""
     if cfg.backbone_weights:
         return cfg.backbone_weights
-    if cfg.pretrain == "contrastive":
+    if uses_contrastive(cfg):
         from weakgan.stages.contrastive import pretrain_contrastive
         return str(pretrain_contrastive(cfg, data, device, cfg.cache_dir))
-    if cfg.pretrain != "none":
-        raise WeakganError(f"pretrain '{cfg.pretrain}': expected none or contrastive")
     return None
+
+
+def uses_contrastive(cfg: Config) -> bool:
+    """Whether a run starts from the shared contrastive backbone (pretrain: auto = only the wsgan D's branch)."""
+    if cfg.pretrain not in ("auto", "none", "contrastive"):
+        raise WeakganError(f"pretrain '{cfg.pretrain}': expected auto, none or contrastive")
+    if cfg.pretrain == "auto":
+        return cfg.model == "wsgan" and cfg.gan_d_resnet
+    return cfg.pretrain == "contrastive"
 
 
 def generator_weights_for(cfg: Config, data: Dataset, split: Split, device: torch.device) -> str | None:

@@ -75,9 +75,10 @@ class ContrastiveStage:
 
 
 def contrastive_settings(cfg: Config) -> Config:
-    """The run settings the pretraining uses (its own epochs, lr, batch; no EMA)."""
+    """The run settings the pretraining uses (its own epochs, lr, batch; no EMA). Its seed is fixed: it reads
+    no labels, so one pretraining serves every clean fraction and every seed of a sweep."""
     return dataclasses.replace(cfg, epochs=cfg.contrastive_epochs, lr=cfg.contrastive_lr,
-                               batch_size=cfg.contrastive_batch_size, weight_decay=1e-4, ema=0.0)
+                               batch_size=cfg.contrastive_batch_size, weight_decay=1e-4, ema=0.0, seed=0)
 
 
 def cache_key(cfg: Config, data: Dataset) -> str:
