@@ -27,6 +27,7 @@ from weakgan.data import load_dataset
 from weakgan.metrics import average_precision
 from weakgan.noise import UNLABELLED, Split
 from weakgan.predict import load_trained_classifier
+from weakgan.teacher import uses_teacher
 
 # Where the probabilities come from, per model; the CSV's comment line and label_issues.json say it.
 PROVENANCE = {
@@ -117,6 +118,9 @@ def find_label_issues(run_dir: str | Path, top: int = 0, device: str = "auto") -
     labelled = order[labels[order] != UNLABELLED]
     flagged = labelled[probs[labelled].argmax(1) != labels[labelled]]
     note = PROVENANCE.get(clf.cfg.model, f"probabilities from the clean net of model '{clf.cfg.model}'")
+    if uses_teacher(clf.cfg):
+        note += ("; the clean net also trained toward a clean-only teacher's soft predictions on the noisy "
+                 "images (teacher_run), which never saw a noisy label")
     shown = order[:top] if top else order
     atomic_write_text(run_dir / "label_issues.csv",
                       issues_csv(shown, probs, labels, targets, data.train.ids, data.class_names, note))

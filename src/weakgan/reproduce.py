@@ -111,6 +111,10 @@ def write_report(rows: list[dict], out: Path, preset: str, cfg: Config, seeds: l
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
           f"Wall time {wall / 60:.1f} min (shared pretraining {pretrain_seconds / 60:.1f} min of it, 0 if cached).\n",
           "All figures: FashionMNIST test top-1 in %, full 10,000-image test set, mean ± std over seeds.\n",
+          (f"`nr` and `nr-wsgan*` also learn the soft predictions of their split's `clean-only` run on the "
+           f"noisy images (teacher_weight {cfg.teacher_weight:g}); " if cfg.teacher_weight > 0 else
+           "No teacher (teacher_weight 0): `nr` and `nr-wsgan*` are the models as published; ") +
+          f"epochs {cfg.epochs:g}, batch {cfg.batch_size}, lr {cfg.lr:g}, alpha {cfg.alpha:g}.\n",
           "## Table 1: noise-regularization model\n",
           results_table(nr_rows, "top1", {"paper NR (Table 1)": PAPER_TABLE1}) if nr_rows else "(no nr runs)\n",
           "## Table 2: NR + WSGAN\n",
