@@ -81,3 +81,12 @@ def test_nr_trains_its_own_teacher_and_learns_from_unlabelled_images(tiny_fashio
                                data, tmp_path / "other")
     with pytest.raises(WeakganError, match="another clean split"):
         teacher_targets(out / "teacher", data, other, 0.5, torch.device("cpu"))
+
+
+def test_sweeps_order_a_splits_runs_after_what_they_read():
+    from weakgan.sweep import with_dependencies
+    assert with_dependencies(["nr-wsgan", "nr"], Config()) == ["clean-only", "wsgan", "nr-wsgan", "nr"]
+    assert with_dependencies(["nr", "clean-only", "naive"], Config()) == ["clean-only", "nr", "naive"]
+    # no teacher wanted (or one given): nothing is added
+    assert with_dependencies(["nr"], Config(teacher_weight=0.0)) == ["nr"]
+    assert with_dependencies(["nr"], Config(teacher_run="runs/t")) == ["nr"]
