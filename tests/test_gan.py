@@ -65,7 +65,7 @@ def gan_cli(argv: list[str]) -> None:
 
 
 # ------------------------------------------------------------------------------------------- networks
-@pytest.mark.parametrize("channels,size", [(1, 28), (3, 16)])
+@pytest.mark.parametrize("channels,size", [(1, 28), (3, 16), (3, 18), (1, 13), (1, 4)])
 def test_generator_and_critic_shapes(channels, size):
     torch.manual_seed(0)
     g = Generator(5, channels, size, z_dim=8, width=8)
@@ -76,9 +76,11 @@ def test_generator_and_critic_shapes(channels, size):
     assert Critic(5, channels, size, width=8)(x, y).shape == (3,)
 
 
-def test_generator_size_must_be_multiple_of_4():
-    with pytest.raises(WeakganError, match="multiple of 4"):
-        Generator(10, 1, 30)
+def test_generator_crops_sizes_that_are_not_multiples_of_4():
+    g = Generator(2, 1, 18, z_dim=4, width=4)
+    assert g.fc.out_features == 4 * 4 * 5 * 5 and g.crop == slice(1, 19)   # 20x20, centre 18x18 kept
+    with pytest.raises(WeakganError, match="below 4 pixels"):
+        Generator(10, 1, 3)
 
 
 def test_generator_depends_on_the_class():

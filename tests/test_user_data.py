@@ -22,6 +22,10 @@ from weakgan.noise import make_split
 
 CLASSES = ["circle", "square", "stripe"]
 FAST = [*TINY, "--threads", "1", "--checkpoint-every", "1000"]
+# A generator (and WSGAN discriminator) small enough to train in seconds; not meant to make good images.
+GAN_FLAGS = ["--gan-steps", "3", "--gan-batch-size", "16", "--gan-n-critic", "2", "--gan-g-width", "8",
+             "--gan-critic-width", "8", "--gan-z-dim", "16", "--gan-d-width", "8", "--no-gan-d-resnet",
+             "--gan-d-batch-size", "16"]
 # Settings the main developer adds to Config for user datasets; tests that pass them on the command
 # line wait for them.
 USER_FIELDS = ("channels", "image_size", "test_fraction", "test_manifest")
@@ -43,9 +47,10 @@ def picture(k: int, size: int, rgb: bool, rng: np.random.Generator) -> Image.Ima
     return img.convert("RGB") if rgb else img
 
 
-def make_folder_dataset(root, n_train=10, n_test=3, n_clean=3, size=16, rgb=True, seed=0):
-    """ROOT/train/<class>/, ROOT/test/<class>/, ROOT/clean.csv; every 2nd image RGB when rgb; the last
-    training image of each class shows the next class (a wrong folder label)."""
+def make_folder_dataset(root, n_train=10, n_test=3, n_clean=3, sizes=(16,), rgb=True, seed=0):
+    """ROOT/train/<class>/, ROOT/test/<class>/, ROOT/clean.csv; every 2nd image RGB when rgb; images 0, 1
+    of the first size, 2, 3 of the second, ...; the last training image of each class shows the next
+    class (a wrong folder label)."""
     rng = np.random.default_rng(seed)
     clean = []
     for split, n in (("train", n_train), ("test", n_test)):
@@ -53,6 +58,7 @@ def make_folder_dataset(root, n_train=10, n_test=3, n_clean=3, size=16, rgb=True
             (root / split / name).mkdir(parents=True, exist_ok=True)
             for i in range(n):
                 shown = (k + 1) % 3 if split == "train" and i == n - 1 else k
+                size = sizes[i // 2 % len(sizes)]
                 picture(shown, size, rgb and i % 2 == 0, rng).save(root / split / name / f"{i:02d}.png")
                 if split == "train" and i < n_clean:
                     clean.append(f"train/{name}/{i:02d}.png")
@@ -157,6 +163,18 @@ def test_unknown_test_class(tmp_path, capsys):
     assert_one_line_error(train_main(f"folder:{root}", tmp_path), capsys, "test/dog/a.png", "unknown class 'dog'")
 
 
+@needs_user_fields
+def test_unknown_test_class_in_manifest(tmp_path, capsys):
+    # the classes are the labels of the training manifest; a test label never seen in training is unknown
+    csv_path = make_manifest_dataset(tmp_path / "m", n_per_class=4)
+    picture(0, 12, False, np.random.default_rng(0)).save(tmp_path / "m" / "dog.png")
+    test_csv = tmp_path / "m" / "test.csv"
+    test_csv.write_text("path,label\nimages/circle_00.png,circle\ndog.png,dog\n")
+    csv_path.write_text(csv_path.read_text().replace("images/circle_00.png,circle,1\n", ""))
+    assert_one_line_error(train_main(f"manifest:{csv_path}", tmp_path, "--test-manifest", str(test_csv)), capsys,
+                          "test.csv:3", "unknown class 'dog' (training classes: circle, square, stripe)")
+
+
 def test_missing_file(tmp_path, capsys):
     root = make_folder_dataset(tmp_path / "d", n_train=4, n_test=1, n_clean=1)
     (root / "clean.csv").write_text("path\ntrain/circle/00.png\ntrain/circle/99.png\n")
@@ -213,15 +231,33 @@ def test_other_bad_manifests(tmp_path, capsys):
 
 
 # ---- end to end through the real CLI ---------------------------------------------------------------
+# The folder chain is the module fixture plus the test_folder_* tests below (train -> evaluate -> predict ->
+# label-issues -> generate -> export); the manifest chain is test_manifest_dataset_end_to_end.
 
 @pytest.fixture(scope="module")
 def folder_run(tmp_path_factory):
-    """One NR run on the folder dataset, trained through the CLI, shared by the tests below."""
+    """One NR run on the folder dataset (16 and 20 px, grey and RGB -> 3x16x16), trained through the CLI,
+    shared by the tests below. The dataset is in the run folder's sibling `shapes`."""
     tmp = tmp_path_factory.mktemp("folder_run")
-    root = make_folder_dataset(tmp / "shapes")
+    root = make_folder_dataset(tmp / "shapes", sizes=(16, 20))
     run = tmp / "run"
-    run_cli("train", "--dataset", f"folder:{root}", "--model", "nr", "--noise", "given", *FAST, "--out", str(run))
+    run_cli("train", "--dataset", f"folder:{root}", "--image-size", "16", "--model", "nr", "--noise", "given",
+            *FAST, "--out", str(run))
     return run
+
+
+def assert_generated(folder, per_class: int, channels: int, size: int) -> None:
+    """`weakgan generate --per-class` wrote FOLDER/<class>/*.png, per_class images of every class of the
+    data, at the run's channel count and size, and FOLDER/manifest.csv (path,label) listing them."""
+    assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == CLASSES
+    with open(folder / "manifest.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["label"] for r in rows] == [c for c in CLASSES for _ in range(per_class)]
+    assert sorted(r["path"] for r in rows) == sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.png"))
+    for r in rows:
+        assert r["path"].startswith(r["label"] + "/")
+        with Image.open(folder / r["path"]) as img:
+            assert img.size == (size, size) and img.mode == ("L" if channels == 1 else "RGB"), r
 
 
 def test_folder_train_and_evaluate(folder_run):
@@ -263,6 +299,19 @@ def test_folder_label_issues(folder_run):
     assert summary["n_noisy_labelled"] == 21 and "n_true_flips" not in summary   # user data: truth unknown
 
 
+def test_folder_generate(folder_run, tmp_path, capsys):
+    # a tiny WSGAN run on the same data: its folder holds the generator that `generate` samples
+    gan_run = tmp_path / "wsgan"
+    run_cli("train", "--dataset", f"folder:{folder_run.parent / 'shapes'}", "--image-size", "16", "--model", "wsgan",
+            *FAST, "--epochs", "1", *GAN_FLAGS, "--cache-dir", str(tmp_path / "cache"), "--out", str(gan_run))
+    assert json.loads((gan_run / "classes.json").read_text()) == CLASSES
+    run_cli("generate", str(gan_run), "--per-class", "3", "--out", str(tmp_path / "gen"), "--device", "cpu")
+    assert_generated(tmp_path / "gen", 3, channels=3, size=16)
+    # its classifier is the WSGAN discriminator, which predict/label-issues/export do not read: say so
+    assert_one_line_error(main(["predict", str(gan_run), str(tmp_path / "gen"), "--device", "cpu"]), capsys,
+                          "a 'wsgan' run has no clean classifier")
+
+
 def images_and_expected_logits(run):
     """A batch of uint8 images and the PyTorch clean classifier's logits for it."""
     from weakgan.predict import load_trained_classifier
@@ -301,18 +350,42 @@ def test_folder_export_onnx(folder_run, tmp_path):
 
 
 @needs_user_fields
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
 def test_manifest_dataset_end_to_end(tmp_path):
+    """train -> evaluate -> predict -> label-issues -> generate -> export on the manifest dataset (12 and 20 px,
+    grey and RGB, PNG and JPEG), converted to grey 18x18 (not a multiple of 4: the generator crops)."""
     csv_path = make_manifest_dataset(tmp_path / "m")
+    data_flags = ["--dataset", f"manifest:{csv_path}", "--image-size", "18", "--channels", "1",
+                  "--test-fraction", "0.25"]
     run = tmp_path / "run"
     # no --noise: a dataset that supplies labels trains on them as given
-    run_cli("train", "--dataset", f"manifest:{csv_path}", "--model", "nr", "--image-size", "16",
-            "--channels", "1", "--test-fraction", "0.25", *FAST, "--out", str(run))
+    run_cli("train", *data_flags, "--model", "nr", *FAST, "--out", str(run))
     split = json.loads((run / "split.json").read_text())
     assert (split["noise"], split["n_train"], split["n_clean"]) == ("given", 27, 9)
-    assert json.loads((run / "metrics.json").read_text())["n_test"] == 3
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["n_test"] == 3 and metrics["input_shape"] == [1, 18, 18]
+    assert abs(json.loads(run_cli("evaluate", str(run)).stdout)["top1"] - metrics["top1"]) < 1e-9
+
+    p = run_cli("predict", str(run), str(tmp_path / "m" / "images" / "square_05.jpg"), "--out", "")
+    assert p.stdout.startswith(str(tmp_path / "m" / "images" / "square_05.jpg") + ": ")
+
     run_cli("label-issues", str(run))
     with open(run / "label_issues.csv") as f:
         rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
     assert len(rows) == 18 and [r["given_label"] == "" for r in rows] == [False] * 12 + [True] * 6
-    p = run_cli("predict", str(run), str(tmp_path / "m" / "images" / "square_05.jpg"), "--out", "")
-    assert p.stdout.startswith(str(tmp_path / "m" / "images" / "square_05.jpg") + ": ")
+
+    # stage-1 generator alone (pretrain-gan), on the same data and clean rows; its cache folder is what
+    # `generate` reads
+    run_cli("pretrain-gan", *data_flags, *GAN_FLAGS, "--threads", "1", "--no-progress",
+            "--cache-dir", str(tmp_path / "cache"))
+    generator, = (tmp_path / "cache").glob("generator-*")
+    run_cli("generate", str(generator), "--per-class", "2", "--out", str(tmp_path / "gen"), "--device", "cpu")
+    assert_generated(tmp_path / "gen", 2, channels=1, size=18)
+
+    run_cli("export", str(run), "--format", "torchscript")
+    images, expected = images_and_expected_logits(run)
+    extra = {"weakgan.json": ""}
+    scripted = torch.jit.load(str(run / "model.torchscript.pt"), _extra_files=extra)
+    assert json.loads(extra["weakgan.json"])["input_shape"] == [1, 18, 18]
+    with torch.no_grad():
+        assert np.allclose(scripted(images.float() / 255).numpy(), expected, atol=1e-4)

@@ -73,7 +73,11 @@ def load_trained_classifier(run_dir: str | Path, device: str = "auto") -> Traine
     cfg = read_run_config(run_dir)
     set_threads(cfg.threads)
     dev = pick_device(device)
-    model = clean_classifier_from_weights(load_weights(run_dir / "model.safetensors"), cfg.stem).to(dev)
+    state = load_weights(run_dir / "model.safetensors")
+    if "backbone.conv1.weight" not in state:
+        raise WeakganError(f"{run_dir}: a '{cfg.model}' run has no clean classifier (backbone + clean head) to "
+                           f"read; use a clean-only, naive or nr run")
+    model = clean_classifier_from_weights(state, cfg.stem).to(dev)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
     class_names = json.loads((run_dir / "classes.json").read_text())
