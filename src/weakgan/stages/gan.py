@@ -119,7 +119,7 @@ class GeneratorPretrainStage:
         self.cfg = cfg
         k, (c, h, w) = data.train.num_classes, data.train.shape
         if h != w:
-            raise WeakganError(f"generator: images must be square, got {h}x{w}")
+            raise WeakganError(f"generator: images must be square, got {h}x{w}; pass --image-size S")
         g = Generator(k, c, h, cfg.gan_z_dim, cfg.gan_g_width)
         self.model = WGANPair(g, Critic(k, c, h, cfg.gan_critic_width)).to(device)
         self.images = data.train.images[idx].to(device)
@@ -202,13 +202,13 @@ def pretrain_generator(cfg, data: Dataset, split: Split, device: torch.device, c
     weights = folder / "generator.safetensors"
     if weights.exists():
         return weights
-    folder.mkdir(parents=True, exist_ok=True)
     pre = dataclasses.replace(cfg, ema=0.0)
     steps = cfg.gan_steps
+    torch.manual_seed(cfg.seed)
+    stage = GeneratorPretrainStage(pre, data, idx, labels, device)   # first: bad data leaves no empty folder
+    folder.mkdir(parents=True, exist_ok=True)
     log(f"generator pretraining (WGAN-GP) -> {folder} ({steps} generator steps x {cfg.gan_n_critic} "
         f"critic steps of {cfg.gan_batch_size} images; {len(idx)} conditioning images)")
-    torch.manual_seed(cfg.seed)
-    stage = GeneratorPretrainStage(pre, data, idx, labels, device)
     summary = fit(stage, pre, steps, folder / "checkpoint.pt", {"stage": "generator", "key": folder.name},
                   name="generator")
     generator = stage.model.g.average
@@ -251,7 +251,8 @@ class WSGANClassifierStage:
         self.k = k = data.train.num_classes
         c, h, w = data.train.shape
         if h != w:
-            raise WeakganError(f"WSGAN: the generator makes square images; these are {h}x{w}")
+            raise WeakganError(f"WSGAN: the generator makes square images; these are {h}x{w}; "
+                               "pass --image-size S")
         if generator_weights:
             g = load_generator(generator_weights)
             if (g.arch["num_classes"], g.arch["channels"], g.arch["size"]) != (k, c, h):
