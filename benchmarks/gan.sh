@@ -11,12 +11,16 @@
 #             evaluator's penultimate features; floor = the same for 10,000 real training images.
 #
 # Usage: [TRAIN_FLAGS="--threads 1"] [LABELS="clean pseudo"] [EVAL_EPOCHS=5] [PSEUDO_SOURCE=RUN_DIR] \
+#        [WSGAN_FRACTIONS="0.05 0.5"] [WSGAN_FLAGS="--epochs 1"] \
 #        benchmarks/gan.sh [OUT_DIR] [extra pretrain-gan flags, e.g. --gan-steps 1500]
+# WSGAN_FRACTIONS: also train `--model wsgan` at these clean fractions (its generator comes from the same
+# cache) and compare its top-1 with clean-only of benchmarks/results/table1.csv.
 # TRAIN_FLAGS go to the two classifier trainings. Default OUT_DIR: runs/bench-gan.
 # Trains 2 classifiers and 2 generators on the full data: long on a CPU
 # (measured per step on tiny data: ~1 s per generator step on one busy core, 1000 steps by default).
 # Finished runs and cached generators are reused. Table: OUT_DIR/summary.md, copied to benchmarks/results/gan.md.
 set -euo pipefail
+start=$(date +%s)
 
 out="runs/bench-gan"
 if [[ $# -gt 0 && "$1" != -* ]]; then
@@ -30,13 +34,13 @@ common=(--dataset fashion-mnist --seed 0 --cache-dir "$cache" --no-progress)
 evaluator="$out/evaluator"
 if [[ ! -f "$evaluator/model.safetensors" ]]; then
   # shellcheck disable=SC2086
-  python -m weakgan train "${common[@]}" --model clean-only --clean-fraction 1.0 --noise none --epochs "${EVAL_EPOCHS:-5}" \
+  python3 -m weakgan train "${common[@]}" --model clean-only --clean-fraction 1.0 --noise none --epochs "${EVAL_EPOCHS:-5}" \
     ${TRAIN_FLAGS:-} --out "$evaluator"
 fi
 pseudo_source="${PSEUDO_SOURCE:-$out/clean-only_p0.05}"
 if [[ " ${LABELS:-clean pseudo} " == *" pseudo "* && ! -f "$pseudo_source/model.safetensors" ]]; then
   # shellcheck disable=SC2086
-  python -m weakgan train "${common[@]}" --model clean-only --clean-fraction 0.05 ${TRAIN_FLAGS:-} --out "$pseudo_source"
+  python3 -m weakgan train "${common[@]}" --model clean-only --clean-fraction 0.05 ${TRAIN_FLAGS:-} --out "$pseudo_source"
 fi
 
 for labels in ${LABELS:-clean pseudo}; do
@@ -44,15 +48,27 @@ for labels in ${LABELS:-clean pseudo}; do
   if [[ "$labels" == pseudo ]]; then
     flags+=(--gan-pseudo-run "$pseudo_source")
   fi
-  line=$(python -m weakgan pretrain-gan "${common[@]}" "${flags[@]}" "$@" | tee /dev/stderr | tail -n 1)
+  line=$(python3 -m weakgan pretrain-gan "${common[@]}" "${flags[@]}" "$@" | tee /dev/stderr | tail -n 1)
   gen=$(echo "$line" | sed -E 's/^generator: ([^ ;]+).*/\1/')
-  python -m weakgan gan-eval "$gen" --classifier "$evaluator" --n 10000 --per-class 1000 \
+  python3 -m weakgan gan-eval "$gen" --classifier "$evaluator" --n 10000 --per-class 1000 \
     --out "$out/gan_metrics_$labels.json"
   echo "$gen" > "$out/generator_$labels.txt"
-  python -m weakgan generate "$gen" --class Sneaker --n 64 --out "$out/sneaker_$labels.png"
+  python3 -m weakgan generate "$gen" --class Sneaker --n 64 --out "$out/sneaker_$labels.png"
 done
 
-python - "$out" <<'PY'
+# the wsgan classifier (stage 2 on top of the stage-1 generator of its own split; the 0.05 one is the
+# generator above when the settings match) at each of WSGAN_FRACTIONS, with WSGAN_FLAGS
+for f in ${WSGAN_FRACTIONS:-}; do
+  run="$out/wsgan_p$f"
+  if [[ ! -f "$run/metrics.json" ]]; then
+    # shellcheck disable=SC2086
+    python3 -m weakgan train "${common[@]}" --model wsgan --clean-fraction "$f" ${TRAIN_FLAGS:-} ${WSGAN_FLAGS:-} \
+      "$@" --out "$run"
+  fi
+done
+
+python3 - "$out" <<'PY'
+import csv
 import json
 import sys
 from pathlib import Path
@@ -77,11 +93,26 @@ for labels in ("clean", "pseudo"):
         lines.append(f"|  | pseudo-labels: {c['n_pseudo']} kept, accuracy {c['pseudo_accuracy_diagnostic']:.4f} "
                      f"(diagnostic) | | | | | | |")
 lines += ["", "Class grids (one row per class): `<generator folder>/grid.png`; 64 sneakers: `sneaker_<labels>.png`."]
+wsgan = sorted(out.glob("wsgan_p*/metrics.json"))
+if wsgan:
+    table1 = Path("benchmarks/results/table1.csv")
+    clean_only = {}
+    if table1.exists():
+        with open(table1) as f:
+            clean_only = {float(r["clean_fraction"]): float(r["top1"]) for r in csv.DictReader(f)
+                          if r["model"] == "clean-only" and r["seed"] == "0"}
+    lines += ["", "## The wsgan classifier (D's class logits) vs clean-only (benchmarks/results/table1.csv)", "",
+              "| clean fraction | wsgan top-1 | wsgan train s | clean-only top-1 |", "|---|---|---|---|"]
+    for path in wsgan:
+        m = json.loads(path.read_text())
+        co = clean_only.get(float(m["clean_fraction"]))
+        lines.append(f"| {m['clean_fraction']:g} | {m['top1']:.4f} | {m['train_seconds']:.0f} | "
+                     f"{'' if co is None else f'{co:.4f}'} |")
 (out / "summary.md").write_text("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY
 mkdir -p benchmarks/results
-{ cat "$out/summary.md"; echo; echo "- command: \`TRAIN_FLAGS='${TRAIN_FLAGS:-}' LABELS='${LABELS:-clean pseudo}' EVAL_EPOCHS=${EVAL_EPOCHS:-5} bash benchmarks/gan.sh $*\`"; echo "- machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; date $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD); seed 0"; } > benchmarks/results/gan.md
+{ cat "$out/summary.md"; echo; echo "- command: \`TRAIN_FLAGS='${TRAIN_FLAGS:-}' LABELS='${LABELS:-clean pseudo}' EVAL_EPOCHS=${EVAL_EPOCHS:-5} WSGAN_FRACTIONS='${WSGAN_FRACTIONS:-}' WSGAN_FLAGS='${WSGAN_FLAGS:-}' bash benchmarks/gan.sh $*\`"; echo "- machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; date $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD); seed 0"; echo "- wall time of this command: $(( ($(date +%s) - start) / 60 )) min (finished runs and cached generators are reused, not re-timed)"; } > benchmarks/results/gan.md
 for labels in ${LABELS:-clean pseudo}; do
   cp "$(cat "$out/generator_$labels.txt")/grid.png" "benchmarks/results/gan_grid_$labels.png"
 done

@@ -23,19 +23,19 @@ mkdir -p "$out"
 # noise, so it is the same split's clean set for both noise models
 teacher="${TEACHER:-$out/teacher_clean-only_p0.1_s0}"   # TEACHER=RUN_DIR: a finished clean-only run, fraction 0.1, seed 0
 if [[ ! -f "$teacher/model.safetensors" ]]; then
-  python -m weakgan train --dataset fashion-mnist --model clean-only --clean-fraction 0.1 --noise symmetric:0.4 \
+  python3 -m weakgan train --dataset fashion-mnist --model clean-only --clean-fraction 0.1 --noise symmetric:0.4 \
     --seed 0 "$@" --out "$teacher"
 fi
 for noise in symmetric:0.4 pairflip:0.3; do
   run="$out/nr_p0.1_${noise/:/}_s0"
   if [[ ! -f "$run/model.safetensors" ]]; then
-    python -m weakgan train --dataset fashion-mnist --model nr --clean-fraction 0.1 --noise "$noise" \
+    python3 -m weakgan train --dataset fashion-mnist --model nr --clean-fraction 0.1 --noise "$noise" \
       --seed 0 --teacher-run "$teacher" "$@" --out "$run"
   fi
-  python -m weakgan label-issues "$run"
+  python3 -m weakgan label-issues "$run"
 done
 
-python - "$out" <<'PY'
+python3 - "$out" <<'PY'
 import json
 import sys
 from pathlib import Path
