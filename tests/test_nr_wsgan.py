@@ -67,6 +67,7 @@ def test_nr_wsgan_variants_train(tiny_fashion, wsgan_run, tmp_path):
                 "--wsgan-run", str(wsgan_run), *TINY, "--epochs", "2", "--out", str(out))
         m = json.loads((out / "metrics.json").read_text())
         assert m["model"] == model and 0 <= m["top1"] <= 1 and m["n_test"] == 100
+    assert (wsgan_run / "generated.png").stat().st_size > 500   # the paper's Fig. 3 for the wsgan run
     # frozen really keeps D fixed
     from safetensors.torch import load_file
     d0 = load_file(wsgan_run / "model.safetensors")

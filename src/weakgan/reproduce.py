@@ -94,15 +94,18 @@ def write_report(rows: list[dict], out: Path, preset: str, cfg: Config, seeds: l
     accuracy_plot(rows, out / "accuracy_vs_clean_fraction.png",
                   {"paper NR (Table 1)": PAPER_TABLE1, "paper NR+WSGAN (Table 2)": PAPER_TABLE2})
     models = sorted({r["model"] for r in rows})
-    # the paper's Fig. 5: top-3 predictions of the NR model at the smallest clean fraction
-    fig5 = None
-    for r in sorted(rows, key=lambda r: float(r["clean_fraction"])):
-        if r["model"] == "nr":
-            src = run_dir_for(out, "nr", float(r["clean_fraction"]), cfg.noise, int(r["seed"])) / "predictions.png"
-            if src.exists():
-                fig5 = "fig5_top3_predictions.png"
-                shutil.copyfile(src, out / fig5)
-            break
+    # the paper's figures, from the runs at the smallest clean fraction: Fig. 5 (top-3 predictions of nr),
+    # Fig. 3 (generated images of the wsgan run, one row per class), Fig. 6 (top-3 predictions of nr-wsgan)
+    figures = {}
+    for name, model, file in (("fig5_top3_predictions.png", "nr", "predictions.png"),
+                              ("fig3_generated.png", "wsgan", "generated.png"),
+                              ("fig6_top3_predictions_nr_wsgan.png", "nr-wsgan", "predictions.png")):
+        for r in sorted(rows, key=lambda r: (float(r["clean_fraction"]), int(r["seed"]))):
+            src = run_dir_for(out, model, float(r["clean_fraction"]), cfg.noise, int(r["seed"])) / file
+            if r["model"] == model and src.exists():
+                shutil.copyfile(src, out / name)
+                figures[name] = f"{model}, clean fraction {float(r['clean_fraction']):g}, seed {r['seed']}"
+                break
     nr_rows = [r for r in rows if r["model"] == "nr"]
     t2_rows = [r for r in rows if r["model"] == "nr-wsgan"]
     md = [f"# weakgan reproduction of Axelrod, Kashi, Pandey: Weakly Supervised Image Classification using GANs\n",
@@ -125,8 +128,8 @@ def write_report(rows: list[dict], out: Path, preset: str, cfg: Config, seeds: l
           "\nTop-3 accuracy (%):\n", results_table(rows, "top3"),
           "\nMacro average precision (%, one-vs-rest):\n", results_table(rows, "macro_ap"),
           "\n![accuracy vs clean fraction](accuracy_vs_clean_fraction.png)\n"]
-    if fig5:
-        md.append(f"\nFig. 5 (top-3 predictions of `nr`):\n\n![top-3 predictions]({fig5})\n")
+    for name, what in figures.items():
+        md.append(f"\n{name.split('_')[0].replace('fig', 'Fig. ')} ({what}):\n\n![{what}]({name})\n")
     md.append("\nResolved configuration: `config.yaml`; per-run folders under `runs/`; raw rows in `results.csv`.\n")
     atomic_write_text(out / "report.md", "\n".join(md))
 

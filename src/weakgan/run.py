@@ -173,9 +173,11 @@ def train_run(cfg: Config, out: str | Path) -> dict:
                     "input_shape": list(data.train.shape), "split": split.summary(data.train.targets.numpy())})
     if info.main:
         save_weights(out / "model.safetensors", stage.model.state_dict())
-        if cfg.model == "wsgan":
+        if cfg.model == "wsgan":   # its generator, for nr-wsgan and `weakgan generate`, and the paper's Fig. 3
+            from weakgan.gan_metrics import class_grid
             from weakgan.stages.gan import save_generator
             save_generator(out, stage.model.generator)
+            class_grid(stage.model.generator, data.class_names, out / "generated.png")
         atomic_write_text(out / "train_log.json", json.dumps(summary["history"]) + "\n")
         atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     distributed.barrier()
