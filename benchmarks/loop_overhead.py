@@ -67,7 +67,7 @@ def main() -> None:
     ap.add_argument("--amp", default="bf16")
     ap.add_argument("--clean-fraction", type=float, default=0.05)
     args = ap.parse_args()
-    threads = set_threads(0)
+    set_threads(0)
     cfg = Config(model=args.model, amp=args.amp, clean_fraction=args.clean_fraction, progress=False,
                  checkpoint_every=args.steps, noise="permutation")
     data = load_dataset(cfg.dataset, cfg.data_dir)
@@ -82,7 +82,7 @@ def main() -> None:
             bare.append(time_bare(cfg, data, split, args.steps))
             loop.append(time_loop(cfg, data, split, args.steps, tmp, i))
     lm, bm = statistics.median(loop), statistics.median(bare)
-    print(f"{machine()}, {threads} threads; model {args.model}, batch {cfg.batch_size}, amp {cfg.amp}, "
+    print(f"{machine()}; model {args.model}, batch {cfg.batch_size}, amp {cfg.amp}, "
           f"{args.steps} steps x {args.repeats}")
     print(f"loop s/step: {', '.join(f'{v:.4f}' for v in loop)}; bare s/step: {', '.join(f'{v:.4f}' for v in bare)}")
     print(f"overhead ratio (loop / bare, medians): {lm / bm:.3f}")
