@@ -67,11 +67,22 @@ def given_labels(data: Dataset, split: Split, device: torch.device) -> torch.Ten
     return labels.to(device)
 
 
-def noisy_part(split: Split, teacher: torch.Tensor | None) -> torch.Tensor:
+def noisy_part(split: Split, with_teacher: bool) -> torch.Tensor:
     """The images of the noisy part of an NR batch: those with a noisy label, and with a teacher also the
     unlabelled ones (the teacher gives them targets)."""
     noisy = torch.as_tensor(split.noisy_idx)
-    return noisy if teacher is not None else noisy[torch.as_tensor(split.noisy_labels) != UNLABELLED]
+    return noisy if with_teacher else noisy[torch.as_tensor(split.noisy_labels) != UNLABELLED]
+
+
+class TeacherTargets:
+    """Mixin for the NR stages: teacher_targets() makes the (n_train, K) soft targets once, on first use."""
+
+    def teacher_targets(self) -> torch.Tensor:
+        if self.teacher is None:
+            data, split = self.teacher_source
+            self.teacher = teacher_targets(self.cfg.teacher_run, data, split, self.cfg.teacher_temperature,
+                                           self.device)
+        return self.teacher
 
 
 class Batcher:
@@ -96,7 +107,7 @@ def normalization(images: torch.Tensor) -> tuple[float, float]:
     return float(x.mean()), float(x.std())
 
 
-class ClassifierStage:
+class ClassifierStage(TeacherTargets):
     score = "sigmoid"  # the heads are trained with sigmoid + BCE (Hu et al.)
 
     def __init__(self, cfg: Config, data: Dataset, split: Split, device: torch.device,
@@ -119,10 +130,11 @@ class ClassifierStage:
         self.train_model = self.model   # the DDP wrapper under torchrun (set by the caller)
 
         self.labels = given_labels(data, split, device)
-        self.teacher = teacher_targets(cfg.teacher_run, data, split, cfg.teacher_temperature, device) \
-            if uses_teacher(cfg) else None
+        # the teacher's targets are made at the first training step, so that rebuilding a finished run
+        # (evaluate) neither needs the teacher run nor predicts the whole training set
+        self.teacher, self.teacher_source = None, (data, split) if uses_teacher(cfg) else None
         clean = torch.as_tensor(split.clean_idx)
-        noisy = noisy_part(split, self.teacher)
+        noisy = noisy_part(split, uses_teacher(cfg))
         b = cfg.batch_size
         if cfg.model == "clean-only":
             parts, sizes = {"clean": clean}, {"clean": b}
@@ -154,7 +166,7 @@ class ClassifierStage:
         n_clean = len(batch["clean"])
         c, r = self.train_model(self.batcher(idx), with_residual=True)  # one pass: BatchNorm sees the mixed batch
         idx = idx.to(self.device)
-        soft = self.teacher[idx[n_clean:]] if self.teacher is not None else None
+        soft = self.teacher_targets()[idx[n_clean:]] if self.teacher_source else None
         return nr_objective(c, r, self.labels[idx], n_clean, self.cfg, soft)
 
     def state_dict(self) -> dict:

@@ -28,8 +28,9 @@ from weakgan.models.gan import WSGAN, gan_to_classifier
 from weakgan.models.heads import MLPHead
 from weakgan.noise import Split
 from weakgan.sampling import MixedBatches, split_batch
-from weakgan.stages.classifier import Batcher, given_labels, noisy_part, normalization, nr_objective
-from weakgan.teacher import require_same_clean_split, teacher_targets, uses_teacher
+from weakgan.stages.classifier import (Batcher, TeacherTargets, given_labels, noisy_part, normalization,
+                                       nr_objective)
+from weakgan.teacher import require_same_clean_split, uses_teacher
 
 VARIANTS = ("nr-wsgan", "nr-wsgan-nofake", "nr-wsgan-frozen")
 
@@ -62,7 +63,7 @@ def load_wsgan_run(run_dir: str | Path, data: Dataset, split: Split, device: tor
     return stage.model
 
 
-class NRWSGANStage:
+class NRWSGANStage(TeacherTargets):
     score = "sigmoid"
 
     def __init__(self, cfg: Config, data: Dataset, split: Split, device: torch.device,
@@ -89,10 +90,11 @@ class NRWSGANStage:
         self.k = k
 
         self.labels = given_labels(data, split, device)
-        self.teacher = teacher_targets(cfg.teacher_run, data, split, cfg.teacher_temperature, device) \
-            if uses_teacher(cfg) else None
+        # the teacher's targets are made at the first training step, so that rebuilding a finished run
+        # (evaluate) neither needs the teacher run nor predicts the whole training set
+        self.teacher, self.teacher_source = None, (data, split) if uses_teacher(cfg) else None
         clean = torch.as_tensor(split.clean_idx)
-        noisy = noisy_part(split, self.teacher)
+        noisy = noisy_part(split, uses_teacher(cfg))
         n_clean, n_noisy = split_batch(cfg.batch_size, cfg.clean_share)
         # the noisy part: real noisy images, and a share fake_share of generated ones
         self.n_fake = int(round(n_noisy * cfg.fake_share)) if self.fakes else 0
@@ -132,7 +134,7 @@ class NRWSGANStage:
             x, y = torch.cat([x, xf]), torch.cat([y, yf])
         n_clean = len(batch["clean"])
         c, r = self.train_model(x, with_residual=True)
-        soft = self.teacher[idx[n_clean:]] if self.teacher is not None else None
+        soft = self.teacher_targets()[idx[n_clean:]] if self.teacher_source else None
         return nr_objective(c, r, y, n_clean, self.cfg, soft)
 
     def state_dict(self) -> dict:
