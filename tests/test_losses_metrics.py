@@ -3,7 +3,7 @@ import math
 import numpy as np
 import torch
 
-from weakgan.metrics import average_precision, classification_metrics
+from weakgan.metrics import average_precision, classification_metrics, predict_probs
 from weakgan.stages.classifier import bce_onehot, nr_loss
 
 
@@ -55,3 +55,25 @@ def test_classification_metrics_by_hand():
     # class a scores 0.7 (pos), 0.5, 0.2 (pos), 0.1 -> AP (1 + 2/3) / 2; b: 0.5 pos,0.3,0.3,0.2 -> ranks
     assert abs(m["per_class_ap"]["a"] - (1 + 2 / 3) / 2) < 1e-9
     assert abs(m["per_class_ap"]["c"] - 1.0) < 1e-9
+
+
+class _LeftHalf(torch.nn.Module):
+    """Logits = (mean of the left half, mean of the right half): mirroring an image swaps them."""
+
+    def forward(self, x):
+        w = x.shape[-1] // 2
+        return torch.stack([x[..., :w].mean((1, 2, 3)), x[..., w:].mean((1, 2, 3))], 1)
+
+
+def test_flip_tta_is_the_mean_over_an_image_and_its_mirror():
+    images = torch.zeros(3, 1, 4, 4, dtype=torch.uint8)
+    images[0, :, :, :2] = 255       # bright left half: class 0; its mirror says class 1
+    images[1, :, :, 2:] = 255
+    model, cpu = _LeftHalf(), torch.device("cpu")
+    plain = predict_probs(model, images, "softmax", 0.0, 1.0, cpu)
+    both = predict_probs(model, images, "softmax", 0.0, 1.0, cpu, flip=True)
+    assert plain[0, 0] > 0.7 and plain[1, 1] > 0.7
+    mirrored = predict_probs(model, images.flip(-1), "softmax", 0.0, 1.0, cpu)
+    assert torch.allclose(both, (plain + mirrored) / 2)
+    assert torch.allclose(both[:2], torch.full((2, 2), 0.5))   # a symmetric model of both views: 50/50
+    assert torch.allclose(both.sum(1), torch.ones(3))

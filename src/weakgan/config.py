@@ -106,6 +106,7 @@ class Config:
     amp: str = "none"                 # none | bf16 | fp16 (fp16 on CUDA only); bf16 is ~1.3x faster on AVX512-BF16 CPUs
     compile: bool = False             # torch.compile the training model (worth it on CUDA for long runs)
     eval_batch_size: int = 1024
+    tta: bool = True                  # test predictions: mean over each image and its mirror (if trained with hflip)
     checkpoint_every: int = 200       # steps between checkpoints
     progress: bool = True
 

@@ -17,6 +17,19 @@ def predict_logits(model: torch.nn.Module, images: torch.Tensor, mean: float, st
     return torch.cat(out)
 
 
+def predict_probs(model: torch.nn.Module, images: torch.Tensor, score: str, mean: float, std: float,
+                  device: torch.device, batch_size: int = 1024, channels_last: bool = True,
+                  flip: bool = False) -> torch.Tensor:
+    """(N, K) class probabilities; with flip, the mean over the images and their mirror images (test-time
+    augmentation for a model trained with horizontal flips: +0.2-0.4 points top-1, benchmarks/results/tta.md)."""
+    probs = torch.from_numpy(to_probs(predict_logits(model, images, mean, std, device, batch_size, channels_last),
+                                      score))
+    if flip:
+        mirrored = predict_logits(model, images.flip(-1), mean, std, device, batch_size, channels_last)
+        probs = (probs + torch.from_numpy(to_probs(mirrored, score))) / 2
+    return probs
+
+
 def to_probs(logits: torch.Tensor, score: str) -> np.ndarray:
     """Class probabilities (rows sum to 1). Sigmoid-trained heads: sigmoid scores renormalized."""
     if score == "sigmoid":

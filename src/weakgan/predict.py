@@ -21,7 +21,7 @@ from weakgan import WeakganError
 from weakgan.checkpoint import atomic_write_text, load_weights
 from weakgan.config import Config, from_dict, load_yaml
 from weakgan.imageio import is_image_file, read_images
-from weakgan.metrics import predict_logits, to_probs
+from weakgan.metrics import predict_probs
 from weakgan.models.backbone import resnet18_backbone
 from weakgan.models.heads import Classifier, MLPHead
 from weakgan.runtime import pick_device, set_threads
@@ -43,10 +43,11 @@ class TrainedClassifier:
     score: str = ClassifierStage.score     # how the heads were trained (sigmoid -> renormalized sigmoid)
 
     def probabilities(self, images: torch.Tensor) -> np.ndarray:
-        """uint8 (N, C, H, W) images of input_shape -> (N, K) class probabilities, rows summing to 1."""
-        logits = predict_logits(self.model, images, self.mean, self.std, self.device,
-                                self.cfg.eval_batch_size, self.cfg.channels_last)
-        return to_probs(logits, self.score)
+        """uint8 (N, C, H, W) images of input_shape -> (N, K) class probabilities, rows summing to 1;
+        averaged with the mirror images' when the run evaluates that way (tta)."""
+        return predict_probs(self.model, images, self.score, self.mean, self.std, self.device,
+                             self.cfg.eval_batch_size, self.cfg.channels_last,
+                             flip=self.cfg.tta and self.cfg.hflip).numpy()
 
 
 def clean_classifier_from_weights(state: dict[str, torch.Tensor], stem: str) -> Classifier:

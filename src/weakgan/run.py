@@ -19,7 +19,7 @@ from weakgan.config import Config, from_dict, load_yaml, to_yaml
 from weakgan.data import load_dataset
 from weakgan.data.dataset import Dataset
 from weakgan.figures import top_k_figure
-from weakgan.metrics import classification_metrics, predict_logits, to_probs
+from weakgan.metrics import classification_metrics, predict_probs
 from weakgan.noise import Split, make_split, parse_noise
 from weakgan import distributed
 from weakgan.distributed import DistInfo, gather_rows
@@ -78,9 +78,9 @@ def evaluate(model: torch.nn.Module, score: str, data: Dataset, mean: float, std
     """Metrics on the whole test set; under torchrun each rank predicts a strided shard, then all gather."""
     info = info or DistInfo(0, 1, device)
     shard = data.test.images[info.rank::info.world]
-    logits = predict_logits(model, shard, mean, std, device, cfg.eval_batch_size, cfg.channels_last)
-    logits = gather_rows(logits.to(device), len(data.test), info).cpu()
-    probs = to_probs(logits, score)
+    probs = predict_probs(model, shard, score, mean, std, device, cfg.eval_batch_size, cfg.channels_last,
+                          flip=cfg.tta and cfg.hflip)
+    probs = gather_rows(probs.to(device), len(data.test), info).cpu().numpy()
     targets = data.test.targets.numpy()
     metrics = classification_metrics(probs, targets, data.class_names)
     if info.main:  # Fig. 5: a fixed, seeded selection of test images with true label and top-3 predictions
