@@ -42,6 +42,10 @@ def test_sweep_writes_results_contract(tiny_fashion, tmp_path):
     # re-running skips the finished runs
     again = run_cli(*args)
     assert again.stdout.count("done before") == 6
+    # ... but only when they were made with the settings asked for now: no silent reuse of other runs
+    other = run_cli(*args, "--stem", "cifar", check=False)
+    assert other.returncode == 2 and other.stderr.strip().count("\n") == 0
+    assert "finished with other settings (stem: 'imagenet' -> 'cifar')" in other.stderr
 
 
 def test_bad_inputs_are_one_line_errors(tmp_path):

@@ -140,6 +140,19 @@ def from_dict(values: dict, base: Config | None = None, source: str = "config") 
     return Config(**out)
 
 
+# settings that change how a run is carried out, not what it computes (nor what its metrics say)
+RUNTIME_ONLY = {"device", "threads", "progress", "checkpoint_every", "cache_dir", "data_dir", "download",
+                "eval_batch_size", "compile"}
+
+
+def differences(saved: Config, wanted: Config, ignore: set[str] = frozenset()) -> list[str]:
+    """'name: saved -> wanted' for every setting (but the runtime-only and ignored ones) where two configs
+    differ; a wanted 'auto' or '' accepts whatever the run resolved it to (noise: auto -> permutation)."""
+    a, b = dataclasses.asdict(saved), dataclasses.asdict(wanted)
+    return [f"{k}: {a[k]!r} -> {b[k]!r}" for k in a
+            if k not in RUNTIME_ONLY | ignore and a[k] != b[k] and b[k] not in ("auto", "")]
+
+
 def load_yaml(path: str | Path) -> dict:
     path = Path(path)
     try:

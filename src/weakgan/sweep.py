@@ -8,9 +8,10 @@ from pathlib import Path
 
 from weakgan import WeakganError
 from weakgan.checkpoint import atomic_write_text
-from weakgan.config import Config
+from weakgan.config import Config, differences, from_dict, load_yaml
 from weakgan.report import results_table, row_from_metrics, write_results_csv
-from weakgan.run import prepare_out_dir, train_run
+from weakgan.run import prepare_out_dir, train_run, uses_contrastive
+from weakgan.stages.nr_wsgan import VARIANTS as NR_WSGAN
 from weakgan.teacher import uses_teacher
 
 PAPER_TABLE1 = {0.05: 83.73, 0.10: 86.12, 0.20: 87.14, 0.50: 88.84, 0.70: 88.99}
@@ -74,6 +75,7 @@ def sweep(base: Config, models: list[str], fractions: list[float], seeds: list[i
             run_dir = run_dir_for(out, model, fraction, base.noise, seed)
             tag = f"[split {i + 1}/{len(splits)}, run {done}] {run_dir.name}"
             if (run_dir / "metrics.json").exists():
+                check_finished_run(run_dir, cfg)
                 metrics = json.loads((run_dir / "metrics.json").read_text())
                 log(f"{tag}: done before, top1 {metrics['top1']:.4f}")
             else:
@@ -84,6 +86,32 @@ def sweep(base: Config, models: list[str], fractions: list[float], seeds: list[i
     write_summary(rows, out)
     log(f"sweep wall time {time.perf_counter() - t0:.0f}s -> {out / 'results.csv'}")
     return rows
+
+
+def unused_settings(cfg: Config) -> set[str]:
+    """Settings a run of cfg.model never reads: a finished run may differ in them and still be reused."""
+    names = {f.name for f in dataclasses.fields(Config)}
+    unused = set()
+    if not uses_contrastive(cfg):
+        unused |= {n for n in names if n.startswith("contrastive_")}
+    if not uses_teacher(cfg):
+        unused |= {n for n in names if n.startswith("teacher_")}
+    if cfg.model not in ("wsgan", *NR_WSGAN):
+        unused |= {n for n in names if n.startswith("gan_")}
+    if cfg.model not in NR_WSGAN:
+        unused |= {"wsgan_run", "fake_share", "wsgan_lr_scale"}
+    if cfg.model not in ("nr", *NR_WSGAN):
+        unused |= {"clean_share", "alpha"}
+    return unused
+
+
+def check_finished_run(run_dir: Path, cfg: Config) -> None:
+    """A finished run is only reused when it was made with the settings asked for now."""
+    saved = from_dict(load_yaml(run_dir / "config.yaml"), source=str(run_dir / "config.yaml"))
+    changed = differences(saved, cfg, ignore=unused_settings(cfg))
+    if changed:
+        raise WeakganError(f"{run_dir}: finished with other settings ({'; '.join(changed[:3])}); use another "
+                           f"--out folder or remove that run")
 
 
 def with_dependencies(models: list[str], base: Config) -> list[str]:
