@@ -2,7 +2,8 @@
 the bare forward + backward + optimizer step of the same network on the same batch size, with the batches
 made beforehand (no index sampling, no augmentation, no EMA, no logging, no checkpoint).
 
-  python3 benchmarks/loop_overhead.py [--model clean-only|nr] [--steps 100] [--repeats 2] [--amp bf16]
+  python3 benchmarks/loop_overhead.py [--model clean-only|nr] [--stem imagenet|cifar] [--steps 100] [--repeats 2]
+                                      [--amp bf16]
 
 The two are timed alternately, `--repeats` times each, in one process; the ratio of the medians is
 printed with the machine. The loop's run includes everything a real run does per step (sampling,
@@ -66,9 +67,10 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--amp", default="bf16")
     ap.add_argument("--clean-fraction", type=float, default=0.05)
+    ap.add_argument("--stem", default="imagenet", choices=["imagenet", "cifar"])
     args = ap.parse_args()
     set_threads(0)
-    cfg = Config(model=args.model, amp=args.amp, clean_fraction=args.clean_fraction, progress=False,
+    cfg = Config(model=args.model, amp=args.amp, stem=args.stem, clean_fraction=args.clean_fraction, progress=False,
                  checkpoint_every=args.steps, noise="permutation")
     data = load_dataset(cfg.dataset, cfg.data_dir)
     with tempfile.TemporaryDirectory() as d:
@@ -82,7 +84,7 @@ def main() -> None:
             bare.append(time_bare(cfg, data, split, args.steps))
             loop.append(time_loop(cfg, data, split, args.steps, tmp, i))
     lm, bm = statistics.median(loop), statistics.median(bare)
-    print(f"{machine()}; model {args.model}, batch {cfg.batch_size}, amp {cfg.amp}, "
+    print(f"{machine()}; model {args.model}, stem {cfg.stem}, batch {cfg.batch_size}, amp {cfg.amp}, "
           f"{args.steps} steps x {args.repeats}")
     print(f"loop s/step: {', '.join(f'{v:.4f}' for v in loop)}; bare s/step: {', '.join(f'{v:.4f}' for v in bare)}")
     print(f"overhead ratio (loop / bare, medians): {lm / bm:.3f}")

@@ -31,7 +31,8 @@ def main(run_dirs: list[str]) -> None:
             model.cfg.tta = flip
             top1[flip] = float((model.probabilities(data.test.images).argmax(1) == targets).mean())
         gains.append(100 * (top1[True] - top1[False]))
-        print(f"| {run_dir.rstrip('/').split('/')[-1]} | {top1[False]:.4f} | {top1[True]:.4f} | {gains[-1]:+.2f} |",
+        name = "/".join(p for p in run_dir.rstrip("/").split("/")[-3:] if p != "runs")
+        print(f"| {name} | {top1[False]:.4f} | {top1[True]:.4f} | {gains[-1]:+.2f} |",
               flush=True)
     print(f"\nMean gain over {len(gains)} runs: {np.mean(gains):+.2f} points.")
 
