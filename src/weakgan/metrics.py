@@ -21,7 +21,8 @@ def predict_probs(model: torch.nn.Module, images: torch.Tensor, score: str, mean
                   device: torch.device, batch_size: int = 1024, channels_last: bool = True,
                   flip: bool = False) -> torch.Tensor:
     """(N, K) class probabilities; with flip, the mean over the images and their mirror images (test-time
-    augmentation for a model trained with horizontal flips: +0.18 points top-1 on average over 20 runs, benchmarks/results/tta.md)."""
+    augmentation for a model trained with horizontal flips: +0.18 points top-1 on average over 20 runs,
+    benchmarks/results/tta.md)."""
     probs = torch.from_numpy(to_probs(predict_logits(model, images, mean, std, device, batch_size, channels_last),
                                       score))
     if flip:
