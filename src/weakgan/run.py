@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -37,9 +38,8 @@ def prepare_out_dir(out: str | Path) -> Path:
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
+        with tempfile.TemporaryFile(dir=out):   # a name of its own: workers sharing a folder probe at once
+            pass
     except OSError as e:
         raise WeakganError(f"{out}: output folder is not writable ({e.strerror})") from None
     free = shutil.disk_usage(out).free
