@@ -28,8 +28,7 @@ def main(run_dirs: list[str]) -> None:
         targets = data.test.targets.numpy()
         top1 = {}
         for flip in (False, True):
-            model.cfg.tta = flip
-            top1[flip] = float((model.probabilities(data.test.images).argmax(1) == targets).mean())
+            top1[flip] = float((model.probabilities(data.test.images, flip=flip).argmax(1) == targets).mean())
         gains.append(100 * (top1[True] - top1[False]))
         name = "/".join(p for p in run_dir.rstrip("/").split("/")[-3:] if p != "runs")
         print(f"| {name} | {top1[False]:.4f} | {top1[True]:.4f} | {gains[-1]:+.2f} |",

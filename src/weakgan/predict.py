@@ -42,12 +42,12 @@ class TrainedClassifier:
     device: torch.device
     score: str = ClassifierStage.score     # how the heads were trained (sigmoid -> renormalized sigmoid)
 
-    def probabilities(self, images: torch.Tensor) -> np.ndarray:
+    def probabilities(self, images: torch.Tensor, flip: bool | None = None) -> np.ndarray:
         """uint8 (N, C, H, W) images of input_shape -> (N, K) class probabilities, rows summing to 1;
-        averaged with the mirror images' when the run evaluates that way (tta)."""
+        averaged with the mirror images' when flip is True (None: when the run evaluates that way, tta)."""
+        flip = self.cfg.tta and self.cfg.hflip if flip is None else flip
         return predict_probs(self.model, images, self.score, self.mean, self.std, self.device,
-                             self.cfg.eval_batch_size, self.cfg.channels_last,
-                             flip=self.cfg.tta and self.cfg.hflip).numpy()
+                             self.cfg.eval_batch_size, self.cfg.channels_last, flip=flip).numpy()
 
 
 def clean_classifier_from_weights(state: dict[str, torch.Tensor], stem: str) -> Classifier:

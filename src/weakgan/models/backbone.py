@@ -5,9 +5,10 @@ Stem choice, measured on the 2-core CPU (torch 2.14.1, batch 256, 1x28x28, train
   3x3/2 conv, no max-pool (layer1 at 14x14)              244 |  834   channels_last: 278 |  965
   3x3/1 conv + max-pool  (layer1 at 14x14)               211 |  668   channels_last: 252 |  897
 (benchmarks/stem_speed.py reproduces this.) Accuracy per time on the real data (clean-only at 70% clean,
-seed 0, 3 epochs, bf16, test top-1 with flip TTA, same CPU): ImageNet stem 89.45% in ~130 s, `cifar` stem
-91.16% in 261 s; even on all 60,000 true labels the ImageNet stem stops near 89.6%, its 1x1 layer4 maps are
-too coarse for 28x28 clothes. The ImageNet stem stays the default (tests, the quick preset, large user
+seed 0, 3 epochs, bf16, test top-1 with flip TTA, same CPU): ImageNet stem 89.45%, `cifar` stem 91.16%
+(benchmarks/results/tta.md); nr at 70% trains in 143 s vs 312 s (table1_imagenet_stem.csv, table1.csv).
+Even on all 60,000 true labels the ImageNet stem stops near 89.6% (gan.md's first evaluator): its 1x1
+layer4 maps are too coarse for 28x28 clothes. The ImageNet stem stays the default (tests, the quick preset, large user
 images); the full preset and the Table 1 benchmark use `stem: cifar`.
 """
 from __future__ import annotations

@@ -77,6 +77,11 @@ def noisy_part(split: Split, with_teacher: bool) -> torch.Tensor:
 class TeacherTargets:
     """Mixin for the NR stages: teacher_targets() makes the (n_train, K) soft targets once, on first use."""
 
+    def init_teacher(self, data: Dataset, split: Split) -> None:
+        # the teacher's targets are made at the first training step, so that rebuilding a finished run
+        # (evaluate) neither needs the teacher run nor predicts the whole training set
+        self.teacher, self.teacher_source = None, (data, split) if uses_teacher(self.cfg) else None
+
     def teacher_targets(self) -> torch.Tensor:
         if self.teacher is None:
             data, split = self.teacher_source
@@ -130,9 +135,7 @@ class ClassifierStage(TeacherTargets):
         self.train_model = self.model   # the DDP wrapper under torchrun (set by the caller)
 
         self.labels = given_labels(data, split, device)
-        # the teacher's targets are made at the first training step, so that rebuilding a finished run
-        # (evaluate) neither needs the teacher run nor predicts the whole training set
-        self.teacher, self.teacher_source = None, (data, split) if uses_teacher(cfg) else None
+        self.init_teacher(data, split)
         clean = torch.as_tensor(split.clean_idx)
         noisy = noisy_part(split, uses_teacher(cfg))
         b = cfg.batch_size

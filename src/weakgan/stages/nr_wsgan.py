@@ -90,9 +90,7 @@ class NRWSGANStage(TeacherTargets):
         self.k = k
 
         self.labels = given_labels(data, split, device)
-        # the teacher's targets are made at the first training step, so that rebuilding a finished run
-        # (evaluate) neither needs the teacher run nor predicts the whole training set
-        self.teacher, self.teacher_source = None, (data, split) if uses_teacher(cfg) else None
+        self.init_teacher(data, split)
         clean = torch.as_tensor(split.clean_idx)
         noisy = noisy_part(split, uses_teacher(cfg))
         n_clean, n_noisy = split_batch(cfg.batch_size, cfg.clean_share)
