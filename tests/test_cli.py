@@ -1,11 +1,14 @@
 """The CLI end to end on a tiny synthetic IDX dataset, in real subprocesses."""
 import csv
+import dataclasses
 import json
 
 import yaml
 from conftest import TINY, run_cli
 
+from weakgan.config import Config
 from weakgan.report import COLUMNS
+from weakgan.sweep import run_config, with_dependencies
 
 
 def test_train_evaluate_end_to_end(tiny_fashion, tmp_path):
@@ -46,6 +49,22 @@ def test_sweep_writes_results_contract(tiny_fashion, tmp_path):
     other = run_cli(*args, "--stem", "cifar", check=False)
     assert other.returncode == 2 and other.stderr.strip().count("\n") == 0
     assert "finished with other settings (stem: 'imagenet' -> 'cifar')" in other.stderr
+
+
+def test_sweep_fills_in_the_sibling_runs_a_model_reads(tmp_path):
+    pseudo = Config(gan_labels="pseudo", noise="permutation")
+    assert with_dependencies(["wsgan"], Config()) == ["wsgan"]
+    assert with_dependencies(["wsgan"], pseudo) == ["clean-only", "wsgan"]   # its generator's pseudo-labeller
+    assert with_dependencies(["nr-wsgan", "nr"], Config()) == ["clean-only", "wsgan", "nr-wsgan", "nr"]
+    runs = tmp_path / "runs"
+    cfg = run_config(pseudo, "nr-wsgan", 0.05, 1, tmp_path)
+    assert (cfg.model, cfg.clean_fraction, cfg.seed) == ("nr-wsgan", 0.05, 1)
+    assert cfg.teacher_run == cfg.gan_pseudo_run == str(runs / "clean-only_p0.05_permutation_s1")
+    assert cfg.wsgan_run == str(runs / "wsgan_p0.05_permutation_s1")
+    assert run_config(Config(noise="permutation"), "wsgan", 0.5, 0, tmp_path).gan_pseudo_run == ""
+    given = dataclasses.replace(pseudo, gan_pseudo_run="elsewhere")   # a run named by the user wins
+    assert run_config(given, "wsgan", 0.5, 0, tmp_path).gan_pseudo_run == "elsewhere"
+    assert with_dependencies(["wsgan"], given) == ["wsgan"]
 
 
 def test_bad_inputs_are_one_line_errors(tmp_path):

@@ -66,12 +66,7 @@ def sweep(base: Config, models: list[str], fractions: list[float], seeds: list[i
             continue
         for model in models:
             done += 1
-            cfg = dataclasses.replace(base, model=model, clean_fraction=fraction, seed=seed)
-            if model.startswith("nr-wsgan") and not base.wsgan_run:
-                cfg = dataclasses.replace(cfg, wsgan_run=str(run_dir_for(out, "wsgan", fraction, base.noise, seed)))
-            if uses_teacher(cfg) and not base.teacher_run:
-                cfg = dataclasses.replace(cfg, teacher_run=str(run_dir_for(out, "clean-only", fraction, base.noise,
-                                                                           seed)))
+            cfg = run_config(base, model, fraction, seed, out)
             run_dir = run_dir_for(out, model, fraction, base.noise, seed)
             tag = f"[split {i + 1}/{len(splits)}, run {done}] {run_dir.name}"
             if (run_dir / "metrics.json").exists():
@@ -86,6 +81,26 @@ def sweep(base: Config, models: list[str], fractions: list[float], seeds: list[i
     write_summary(rows, out)
     log(f"sweep wall time {time.perf_counter() - t0:.0f}s -> {out / 'results.csv'}")
     return rows
+
+
+def uses_pseudo_conditioning(cfg: Config) -> bool:
+    """A wsgan-family run whose generator is conditioned on clean + pseudo-labels (gan_labels: pseudo)."""
+    return cfg.model in ("wsgan", *NR_WSGAN) and cfg.gan_labels == "pseudo"
+
+
+def run_config(base: Config, model: str, fraction: float, seed: int, out: Path) -> Config:
+    """The settings of one grid entry: base, with the runs it reads on its split filled in from its siblings
+    unless base names them: the wsgan run (nr-wsgan*), and the clean-only run as teacher (nr, nr-wsgan*) and
+    as the pseudo-label source of the generator's conditioning (gan_labels: pseudo)."""
+    cfg = dataclasses.replace(base, model=model, clean_fraction=fraction, seed=seed)
+    clean_only = str(run_dir_for(out, "clean-only", fraction, base.noise, seed))
+    if model in NR_WSGAN and not base.wsgan_run:
+        cfg = dataclasses.replace(cfg, wsgan_run=str(run_dir_for(out, "wsgan", fraction, base.noise, seed)))
+    if uses_teacher(cfg) and not base.teacher_run:
+        cfg = dataclasses.replace(cfg, teacher_run=clean_only)
+    if uses_pseudo_conditioning(cfg) and not base.gan_pseudo_run:
+        cfg = dataclasses.replace(cfg, gan_pseudo_run=clean_only)
+    return cfg
 
 
 def unused_settings(cfg: Config) -> set[str]:
@@ -116,10 +131,13 @@ def check_finished_run(run_dir: Path, cfg: Config) -> None:
 
 def with_dependencies(models: list[str], base: Config) -> list[str]:
     """The models in an order where the runs others read come first: clean-only (the teacher of nr and
-    nr-wsgan*), then wsgan (the residual net of nr-wsgan*); each is added if a model needs it."""
+    nr-wsgan*, the pseudo-labeller of a pseudo-conditioned generator), then wsgan (the residual net of
+    nr-wsgan*); each is added if a model needs it."""
     models = list(dict.fromkeys(models))
     needs = []
-    if any(uses_teacher(dataclasses.replace(base, model=m)) for m in models) and not base.teacher_run:
+    as_run = [dataclasses.replace(base, model=m) for m in models]
+    if (any(uses_teacher(c) for c in as_run) and not base.teacher_run) or \
+            (any(uses_pseudo_conditioning(c) for c in as_run) and not base.gan_pseudo_run):
         needs.append("clean-only")
     if any(m.startswith("nr-wsgan") for m in models) and not base.wsgan_run:
         needs.append("wsgan")
