@@ -5,6 +5,7 @@ import json
 
 import pytest
 import torch
+import yaml
 from conftest import TINY, run_cli
 
 from weakgan import WeakganError
@@ -86,3 +87,18 @@ def test_needs_a_wsgan_run(tiny_fashion, tmp_path):
         NRWSGANStage(cfg, data, split, torch.device("cpu"))
     with pytest.raises(WeakganError, match="not a finished wsgan run"):
         NRWSGANStage(dataclasses.replace(cfg, wsgan_run=str(tmp_path)), data, split, torch.device("cpu"))
+
+
+def test_sweep_conditions_the_generator_on_its_clean_only_sibling(tiny_fashion, tmp_path):
+    out, cache = tmp_path / "sweep", tmp_path / "cache"
+    run_cli("sweep", "--models", "wsgan", "--gan-labels", "pseudo", "--fractions", "0.2", "--seeds", "0", "--noise",
+            "permutation", "--gan-pseudo-threshold", "0",
+            "--data-dir", str(tiny_fashion), "--cache-dir", str(cache), *TINY, "--epochs", "1", *GAN_FLAGS,
+            "--out", str(out))
+    runs = sorted(p.name for p in (out / "runs").iterdir())
+    assert runs == ["clean-only_p0.2_permutation_s0", "wsgan_p0.2_permutation_s0"]   # the pseudo-labeller ran
+    cfg = yaml.safe_load((out / "runs" / runs[1] / "config.yaml").read_text())
+    assert cfg["gan_pseudo_run"] == str(out / "runs" / runs[0])
+    [summary] = [json.loads(p.read_text()) for p in cache.glob("generator-*/summary.json")]
+    assert summary["conditioning"]["labels"] == "pseudo"
+    assert summary["conditioning"]["n_pseudo"] > 0   # threshold 0: every noisy image gets its pseudo-label
