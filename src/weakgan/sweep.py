@@ -88,18 +88,19 @@ def uses_pseudo_conditioning(cfg: Config) -> bool:
     return cfg.model in ("wsgan", *NR_WSGAN) and cfg.gan_labels == "pseudo"
 
 
+# the runs a grid entry reads from its split's siblings, unless the base config names them:
+# (setting, sibling model, does a run of this config read it)
+SIBLING_RUNS = (("wsgan_run", "wsgan", lambda cfg: cfg.model in NR_WSGAN),        # D and G of nr-wsgan*
+                ("teacher_run", "clean-only", uses_teacher),                      # teacher of nr, nr-wsgan*
+                ("gan_pseudo_run", "clean-only", uses_pseudo_conditioning))       # pseudo-labeller of G
+
+
 def run_config(base: Config, model: str, fraction: float, seed: int, out: Path) -> Config:
-    """The settings of one grid entry: base, with the runs it reads on its split filled in from its siblings
-    unless base names them: the wsgan run (nr-wsgan*), and the clean-only run as teacher (nr, nr-wsgan*) and
-    as the pseudo-label source of the generator's conditioning (gan_labels: pseudo)."""
+    """The settings of one grid entry: base, with the sibling runs it reads (SIBLING_RUNS) filled in."""
     cfg = dataclasses.replace(base, model=model, clean_fraction=fraction, seed=seed)
-    clean_only = str(run_dir_for(out, "clean-only", fraction, base.noise, seed))
-    if model in NR_WSGAN and not base.wsgan_run:
-        cfg = dataclasses.replace(cfg, wsgan_run=str(run_dir_for(out, "wsgan", fraction, base.noise, seed)))
-    if uses_teacher(cfg) and not base.teacher_run:
-        cfg = dataclasses.replace(cfg, teacher_run=clean_only)
-    if uses_pseudo_conditioning(cfg) and not base.gan_pseudo_run:
-        cfg = dataclasses.replace(cfg, gan_pseudo_run=clean_only)
+    for setting, sibling, reads in SIBLING_RUNS:
+        if reads(cfg) and not getattr(base, setting):
+            cfg = dataclasses.replace(cfg, **{setting: str(run_dir_for(out, sibling, fraction, base.noise, seed))})
     return cfg
 
 
@@ -130,17 +131,11 @@ def check_finished_run(run_dir: Path, cfg: Config) -> None:
 
 
 def with_dependencies(models: list[str], base: Config) -> list[str]:
-    """The models in an order where the runs others read come first: clean-only (the teacher of nr and
-    nr-wsgan*, the pseudo-labeller of a pseudo-conditioned generator), then wsgan (the residual net of
-    nr-wsgan*); each is added if a model needs it."""
+    """The models in an order where the sibling runs others read (SIBLING_RUNS) come first: clean-only,
+    then wsgan (which may itself read clean-only); each is added if a model needs it."""
     models = list(dict.fromkeys(models))
-    needs = []
-    as_run = [dataclasses.replace(base, model=m) for m in models]
-    if (any(uses_teacher(c) for c in as_run) and not base.teacher_run) or \
-            (any(uses_pseudo_conditioning(c) for c in as_run) and not base.gan_pseudo_run):
-        needs.append("clean-only")
-    if any(m.startswith("nr-wsgan") for m in models) and not base.wsgan_run:
-        needs.append("wsgan")
+    needs = {sibling for m in models for setting, sibling, reads in SIBLING_RUNS
+             if reads(dataclasses.replace(base, model=m)) and not getattr(base, setting)}
     first = [m for m in ("clean-only", "wsgan") if m in models or m in needs]
     return first + [m for m in models if m not in first]
 
