@@ -94,3 +94,24 @@ def test_sweeps_order_a_splits_runs_after_what_they_read():
     # no teacher wanted (or one given): nothing is added
     assert with_dependencies(["nr"], Config(teacher_weight=0.0)) == ["nr"]
     assert with_dependencies(["nr"], Config(teacher_run="runs/t")) == ["nr"]
+
+
+def test_pretrain_teacher_starts_the_backbone_from_the_teacher_run(tiny_fashion, tmp_path):
+    from safetensors.torch import load_file
+    common = ["--data-dir", str(tiny_fashion), "--clean-fraction", "0.2", "--noise", "permutation", *TINY]
+    teacher = tmp_path / "teacher"
+    run_cli("train", "--model", "clean-only", *common, "--out", str(teacher))
+    # lr 0: whatever the nr run's backbone starts from is what it saves (only BatchNorm statistics move)
+    for name, pretrain in (("warm", "teacher"), ("cold", "auto")):
+        run_cli("train", "--model", "nr", *common, "--teacher-run", str(teacher), "--pretrain", pretrain,
+                "--lr", "0", "--out", str(tmp_path / name))
+    t = load_file(teacher / "model.safetensors")
+    convs = [k for k in t if k.startswith("backbone.") and k.endswith("conv1.weight")]
+    assert len(convs) >= 8
+    warm, cold = load_file(tmp_path / "warm" / "model.safetensors"), load_file(tmp_path / "cold" / "model.safetensors")
+    assert all(torch.equal(warm[k], t[k]) for k in convs)
+    assert not any(torch.equal(cold[k], t[k]) for k in convs)
+    # without a teacher there is nothing to start from: a one-line error, not a silent cold start
+    bad = run_cli("train", "--model", "nr", *common, "--teacher-weight", "0", "--pretrain", "teacher",
+                  "--out", str(tmp_path / "bad"), check=False)
+    assert bad.returncode == 2 and "pretrain 'teacher'" in bad.stderr

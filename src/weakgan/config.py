@@ -37,6 +37,8 @@ class Config:
     pretrain: str = "auto"            # none | contrastive: start from a SimCLR backbone trained on the train
                                       # images | auto: contrastive for the wsgan D's ResNet18 branch (as the
                                       # paper has it), none for classifier backbones (measured no better there)
+                                      # | teacher: as auto, but nr and nr-wsgan* start their backbone from
+                                      # their teacher run's (a clean-only run on the same split)
     backbone_lr_scale: float = 1.0    # backbone lr = lr * this (a pretrained backbone is fine-tuned gently)
     contrastive_epochs: float = 15.0
     contrastive_lr: float = 2e-3

@@ -26,7 +26,7 @@ from weakgan import distributed
 from weakgan.distributed import DistInfo, gather_rows
 from weakgan.runtime import describe, pick_device, set_threads
 from weakgan.stages.classifier import ClassifierStage
-from weakgan.teacher import uses_teacher
+from weakgan.teacher import MODELS as TEACHER_MODELS, uses_teacher
 from weakgan.train import fit
 
 
@@ -94,6 +94,12 @@ def backbone_weights_for(cfg: Config, data: Dataset, device: torch.device) -> st
     """The weights a run's backbone starts from: a user's file, the cached contrastive backbone, or none."""
     if cfg.backbone_weights:
         return cfg.backbone_weights
+    if cfg.pretrain == "teacher" and cfg.model in TEACHER_MODELS:
+        if not uses_teacher(cfg):
+            raise WeakganError(f"pretrain 'teacher': model '{cfg.model}' has no teacher to start from "
+                               "(teacher_weight is 0)")
+        # warm start: the teacher already learnt the clean labels; this run adds the noisy images to it
+        return str(Path(cfg.teacher_run) / "model.safetensors")
     if uses_contrastive(cfg):
         from weakgan.stages.contrastive import pretrain_contrastive
         return str(pretrain_contrastive(cfg, data, device, cfg.cache_dir))
@@ -101,10 +107,10 @@ def backbone_weights_for(cfg: Config, data: Dataset, device: torch.device) -> st
 
 
 def uses_contrastive(cfg: Config) -> bool:
-    """Whether a run starts from the shared contrastive backbone (pretrain: auto = only the wsgan D's branch)."""
-    if cfg.pretrain not in ("auto", "none", "contrastive"):
-        raise WeakganError(f"pretrain '{cfg.pretrain}': expected auto, none or contrastive")
-    if cfg.pretrain == "auto":
+    """Whether a run starts from the shared contrastive backbone (pretrain: auto/teacher = only the wsgan D's branch)."""
+    if cfg.pretrain not in ("auto", "none", "contrastive", "teacher"):
+        raise WeakganError(f"pretrain '{cfg.pretrain}': expected auto, none, contrastive or teacher")
+    if cfg.pretrain in ("auto", "teacher"):
         return cfg.model == "wsgan" and cfg.gan_d_resnet
     return cfg.pretrain == "contrastive"
 

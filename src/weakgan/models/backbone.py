@@ -42,10 +42,13 @@ def resnet18_backbone(in_channels: int = 1, stem: str = "imagenet") -> nn.Module
 def load_backbone_weights(backbone: nn.Module, path: str | Path) -> None:
     """Load a local weights file (safetensors or a plain state dict) into the backbone.
 
-    Keys may carry a 'backbone.' prefix; an ImageNet checkpoint's 3-channel conv1 is summed over its
-    input channels when the backbone reads 1 channel, and its fc is ignored.
+    Keys may carry a 'backbone.' prefix (then only those are read, so a weakgan run's model.safetensors
+    works); an ImageNet checkpoint's 3-channel conv1 is summed over its input channels when the backbone
+    reads 1 channel, and its fc is ignored.
     """
     state = load_weights(path)
+    if any(k.startswith("backbone.") for k in state):   # a whole weakgan classifier: keep its backbone only
+        state = {k: v for k, v in state.items() if k.startswith("backbone.")}
     state = {k.removeprefix("backbone."): v for k, v in state.items() if not k.startswith("fc.")}
     conv1 = backbone.conv1.weight
     if "conv1.weight" in state and state["conv1.weight"].shape != conv1.shape:
