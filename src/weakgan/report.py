@@ -90,3 +90,38 @@ def accuracy_plot(rows: list[dict], path: str | Path, reference: dict[str, dict[
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
     plt.close(fig)
+
+
+def _means(rows: list[dict], metric: str = "top1") -> dict[tuple[str, float], float]:
+    """{(model, clean fraction): mean of metric over seeds, in %}."""
+    cells: dict[tuple[str, float], list[float]] = defaultdict(list)
+    for r in rows:
+        cells[(r["model"], float(r["clean_fraction"]))].append(100 * float(r[metric]))
+    return {k: float(np.mean(v)) for k, v in cells.items()}
+
+
+def best_model_table(rows: list[dict], paper: dict[str, dict[float, float]]) -> str:
+    """Markdown: per clean fraction, the model with the best mean top-1 and its margin over the paper's best."""
+    means = _means(rows)
+    lines = ["| clean fraction | best model | top-1 (%) | paper's best (%) | margin |", "|---|---|---|---|---|"]
+    for f in sorted({f for _, f in means}):
+        model, acc = max(((m, a) for (m, g), a in means.items() if g == f), key=lambda t: t[1])
+        ref = max((t[f] for t in paper.values() if f in t), default=None)
+        lines.append(f"| {f:.2f} | {model} | {acc:.2f} | " +
+                     (f"{ref:.2f} | {acc - ref:+.2f} |" if ref is not None else " | |"))
+    return "\n".join(lines) + "\n"
+
+
+def comparison(rows: list[dict], model: str, other: str, other_by_fraction: dict[float, float] | None = None) -> str:
+    """One plain sentence: at which clean fractions `model` beats `other` (a model of rows, or given numbers),
+    and at which it does not, with the measured means."""
+    means = _means(rows)
+    theirs = other_by_fraction or {f: a for (m, f), a in means.items() if m == other}
+    wins, losses = [], []
+    for (m, f), a in sorted(means.items(), key=lambda t: t[0][1]):
+        if m == model and f in theirs:
+            (wins if a > theirs[f] else losses).append(f"{f:g} ({a:.2f} vs {theirs[f]:.2f})")
+    if not wins and not losses:
+        return f"{model} vs {other}: no clean fraction has both.\n"
+    return (f"{model} vs {other}: " + (f"beats it at {', '.join(wins)}" if wins else "beats it nowhere") +
+            ("; does NOT at " + ", ".join(losses) if losses else "; everywhere measured") + ".\n")

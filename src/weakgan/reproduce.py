@@ -20,7 +20,7 @@ import torch
 from weakgan import WeakganError
 from weakgan.checkpoint import atomic_write_text
 from weakgan.config import Config, from_dict, load_yaml, to_yaml
-from weakgan.report import accuracy_plot, results_table
+from weakgan.report import accuracy_plot, best_model_table, comparison, results_table
 from weakgan.run import prepare_out_dir, uses_contrastive
 from weakgan.sweep import PAPER_TABLE1, PAPER_TABLE2, finished_rows, run_dir_for, sweep, write_summary
 
@@ -123,6 +123,10 @@ def write_report(rows: list[dict], out: Path, preset: str, cfg: Config, seeds: l
           "## Table 2: NR + WSGAN\n",
           results_table(t2_rows, "top1", {"paper NR+WSGAN (Table 2)": PAPER_TABLE2}) if t2_rows
           else "(no nr-wsgan runs in this preset)\n",
+          comparison(rows, "nr-wsgan", "the paper's NR+WSGAN (Table 2)", PAPER_TABLE2) if t2_rows else "",
+          comparison(rows, "nr-wsgan", "clean-only") if t2_rows else "",
+          "## Best weakgan model per clean fraction\n",
+          best_model_table(rows, {"NR": PAPER_TABLE1, "NR+WSGAN": PAPER_TABLE2}),
           "## All models (ablation)\n",
           results_table(rows, "top1", {"paper NR": PAPER_TABLE1, "paper NR+WSGAN": PAPER_TABLE2}),
           "\nTop-3 accuracy (%):\n", results_table(rows, "top3"),
