@@ -65,6 +65,11 @@ def test_sweep_fills_in_the_sibling_runs_a_model_reads(tmp_path):
     given = dataclasses.replace(pseudo, gan_pseudo_run="elsewhere")   # a run named by the user wins
     assert run_config(given, "wsgan", 0.5, 0, tmp_path).gan_pseudo_run == "elsewhere"
     assert with_dependencies(["wsgan"], given) == ["wsgan"]
+    # per-model epochs: the wsgan D and the runs warm-started from their teacher train their own number
+    short = Config(noise="permutation", epochs=10, gan_d_epochs=1, warm_epochs=3, pretrain="teacher")
+    epochs = {m: run_config(short, m, 0.5, 0, tmp_path).epochs for m in ("clean-only", "naive", "wsgan", "nr", "nr-wsgan")}
+    assert epochs == {"clean-only": 10, "naive": 10, "wsgan": 1, "nr": 3, "nr-wsgan": 3}
+    assert run_config(dataclasses.replace(short, pretrain="auto"), "nr", 0.5, 0, tmp_path).epochs == 10
 
 
 def test_bad_inputs_are_one_line_errors(tmp_path):

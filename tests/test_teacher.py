@@ -105,6 +105,12 @@ def test_pretrain_teacher_starts_the_backbone_from_the_teacher_run(tiny_fashion,
     for name, pretrain in (("warm", "teacher"), ("cold", "auto")):
         run_cli("train", "--model", "nr", *common, "--teacher-run", str(teacher), "--pretrain", pretrain,
                 "--lr", "0", "--out", str(tmp_path / name))
+    # warm_epochs: the warm-started run trains that many epochs (the teacher trained TINY's 5)
+    run_cli("train", "--model", "nr", *common, "--teacher-run", str(teacher), "--pretrain", "teacher",
+            "--warm-epochs", "1", "--out", str(tmp_path / "short"))
+    steps = {name: json.loads((tmp_path / name / "metrics.json").read_text())["steps"] for name in ("warm", "short")}
+    assert steps["short"] * 5 == pytest.approx(steps["warm"], abs=5)
+    assert yaml.safe_load((tmp_path / "short" / "config.yaml").read_text())["epochs"] == 1
     t = load_file(teacher / "model.safetensors")
     convs = [k for k in t if k.startswith("backbone.") and k.endswith("conv1.weight")]
     assert len(convs) >= 8

@@ -56,6 +56,8 @@ class Config:
                                       # clean: 0.5 -> 88.44 with weight 1, 1.0 -> 88.42 with weight 3)
     # optimisation (one epoch = as many samples as the training set, for every model)
     epochs: float = 3.0
+    warm_epochs: float = 0.0          # epochs of a run whose backbone starts from its teacher (pretrain:
+                                      # teacher): it needs fewer than one from scratch; 0 = epochs
     batch_size: int = 256
     clean_share: float = 0.1          # share of clean samples in an NR batch (Hu et al.: 1:9)
     alpha: float = 0.2                # L = alpha * L_clean + L_noise
@@ -85,6 +87,7 @@ class Config:
     gan_d_width: int = 32                 # width of D's attention branches (global: w -> 2w, local: w)
     gan_d_resnet: bool = True             # D's third branch: ResNet18 (from the contrastive backbone unless pretrain: none)
     gan_d_batch_size: int = 64            # real images (clean + noisy) per D step, before augmented views
+    gan_d_epochs: float = 0.0             # epochs of the wsgan D (stage 2/3); 0 = epochs
     gan_d_lr: float = 0.0002              # Adam learning rate of D (warm-up + cosine)
     gan_clean_share: float = 0.25         # share of clean images among the real images of a D batch
     gan_views: int = 1                    # augmented views travelling with each real image

@@ -94,7 +94,7 @@ def backbone_weights_for(cfg: Config, data: Dataset, device: torch.device) -> st
     """The weights a run's backbone starts from: a user's file, the cached contrastive backbone, or none."""
     if cfg.backbone_weights:
         return cfg.backbone_weights
-    if cfg.pretrain == "teacher" and cfg.model in TEACHER_MODELS:
+    if warm_started(cfg):
         if not uses_teacher(cfg):
             raise WeakganError(f"pretrain 'teacher': model '{cfg.model}' has no teacher to start from "
                                "(teacher_weight is 0)")
@@ -104,6 +104,21 @@ def backbone_weights_for(cfg: Config, data: Dataset, device: torch.device) -> st
         from weakgan.stages.contrastive import pretrain_contrastive
         return str(pretrain_contrastive(cfg, data, device, cfg.cache_dir))
     return None
+
+
+def warm_started(cfg: Config) -> bool:
+    """Whether the run's backbone starts from its teacher run's (pretrain: teacher, a model with a teacher)."""
+    return cfg.pretrain == "teacher" and cfg.model in TEACHER_MODELS
+
+
+def with_run_epochs(cfg: Config) -> Config:
+    """cfg with `epochs` set to this run's own: the wsgan D (gan_d_epochs) and a run warm-started from its
+    teacher (warm_epochs) may train for fewer epochs than the others; 0 keeps `epochs`."""
+    if cfg.model == "wsgan" and cfg.gan_d_epochs > 0:
+        return dataclasses.replace(cfg, epochs=cfg.gan_d_epochs)
+    if warm_started(cfg) and cfg.warm_epochs > 0:
+        return dataclasses.replace(cfg, epochs=cfg.warm_epochs)
+    return cfg
 
 
 def uses_contrastive(cfg: Config) -> bool:
@@ -151,6 +166,7 @@ def train_run(cfg: Config, out: str | Path) -> dict:
         if not (teacher / "metrics.json").exists():
             train_run(dataclasses.replace(cfg, model="clean-only"), teacher)
         cfg = dataclasses.replace(cfg, teacher_run=str(teacher))
+    cfg = with_run_epochs(cfg)   # after the teacher, which trains the full epochs
     if info.main:   # rank 0 writes the split and does shared pretraining; the others then read them
         split = load_or_make_split(cfg, data, out)
         atomic_write_text(out / "config.yaml", to_yaml(cfg))

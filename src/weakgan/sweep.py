@@ -10,7 +10,7 @@ from weakgan import WeakganError
 from weakgan.checkpoint import atomic_write_text
 from weakgan.config import Config, differences, from_dict, load_yaml
 from weakgan.report import results_table, row_from_metrics, write_results_csv
-from weakgan.run import prepare_out_dir, train_run, uses_contrastive
+from weakgan.run import prepare_out_dir, train_run, uses_contrastive, warm_started, with_run_epochs
 from weakgan.stages.nr_wsgan import VARIANTS as NR_WSGAN
 from weakgan.teacher import uses_teacher
 
@@ -101,7 +101,7 @@ def run_config(base: Config, model: str, fraction: float, seed: int, out: Path) 
     for setting, sibling, reads in SIBLING_RUNS:
         if reads(cfg) and not getattr(base, setting):
             cfg = dataclasses.replace(cfg, **{setting: str(run_dir_for(out, sibling, fraction, base.noise, seed))})
-    return cfg
+    return with_run_epochs(cfg)
 
 
 def unused_settings(cfg: Config) -> set[str]:
@@ -118,6 +118,8 @@ def unused_settings(cfg: Config) -> set[str]:
         unused |= {"wsgan_run", "fake_share", "wsgan_lr_scale"}
     if cfg.model not in ("nr", *NR_WSGAN):
         unused |= {"clean_share", "alpha"}
+    if not warm_started(cfg):
+        unused |= {"warm_epochs"}
     return unused
 
 
