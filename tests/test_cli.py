@@ -49,6 +49,10 @@ def test_sweep_writes_results_contract(tiny_fashion, tmp_path):
     other = run_cli(*args, "--stem", "cifar", check=False)
     assert other.returncode == 2 and other.stderr.strip().count("\n") == 0
     assert "finished with other settings (stem: 'imagenet' -> 'cifar')" in other.stderr
+    # what counts of `pretrain` is where a backbone started: the same for clean-only and naive, not for nr
+    warm = run_cli(*args, "--pretrain", "teacher", check=False)
+    assert warm.stdout.count("done before") == 2 and warm.returncode == 2
+    assert "nr_p0.1" in warm.stderr and "backbone starts from: 'scratch' -> 'the teacher'" in warm.stderr
 
 
 def test_sweep_fills_in_the_sibling_runs_a_model_reads(tmp_path):

@@ -123,10 +123,18 @@ def unused_settings(cfg: Config) -> set[str]:
     return unused
 
 
+def backbone_start(cfg: Config) -> str:
+    return "the teacher" if warm_started(cfg) else "contrastive" if uses_contrastive(cfg) else "scratch"
+
+
 def check_finished_run(run_dir: Path, cfg: Config) -> None:
     """A finished run is only reused when it was made with the settings asked for now."""
     saved = from_dict(load_yaml(run_dir / "config.yaml"), source=str(run_dir / "config.yaml"))
-    changed = differences(saved, cfg, ignore=unused_settings(cfg))
+    # pretrain names a rule; what counts is where this run's backbone started (auto and teacher agree
+    # for a clean-only run, for example)
+    changed = differences(saved, cfg, ignore=unused_settings(cfg) | {"pretrain"})
+    if backbone_start(saved) != backbone_start(cfg):
+        changed.append(f"backbone starts from: {backbone_start(saved)!r} -> {backbone_start(cfg)!r}")
     if changed:
         raise WeakganError(f"{run_dir}: finished with other settings ({'; '.join(changed[:3])}); use another "
                            f"--out folder or remove that run")
