@@ -91,7 +91,8 @@ def evaluate(model: torch.nn.Module, score: str, data: Dataset, mean: float, std
 
 
 def backbone_weights_for(cfg: Config, data: Dataset, device: torch.device) -> str | None:
-    """The weights a run's backbone starts from: a user's file, the cached contrastive backbone, or none."""
+    """The weights a run's backbone starts from: a user's file, its teacher run's, the cached contrastive
+    backbone, or none."""
     if cfg.backbone_weights:
         return cfg.backbone_weights
     if warm_started(cfg):
