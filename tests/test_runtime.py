@@ -239,3 +239,16 @@ def test_auto_device_is_cpu_and_threads_are_reported(tiny_fashion, tmp_path):
     run_cli(*_train_args(tiny_fashion, out, "--model", "clean-only", "--epochs", "1", "--device", "auto"))
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["threads"] == 1 and metrics["device"] == "cpu:1threads"   # TINY sets --threads 1
+
+
+def test_two_workers_share_one_contrastive_pretraining(tiny_fashion, tmp_path):
+    """Shards starting together: one trains the shared backbone, the other waits for it and reuses it."""
+    args = [sys.executable, "-m", "weakgan.cli", "pretrain-contrastive", "--data-dir", str(tiny_fashion),
+            "--cache-dir", str(tmp_path / "cache"), "--contrastive-epochs", "1", "--contrastive-batch-size", "50",
+            "--threads", "1", "--no-progress"]
+    procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in outs]
+    assert sum("contrastive pretraining ->" in out for out, _ in outs) == 1
+    paths = {out.strip().splitlines()[-1] for out, _ in outs}
+    assert len(paths) == 1 and paths.pop().endswith("backbone.safetensors")

@@ -2,6 +2,8 @@
 weights go to safetensors, training state through torch.load(weights_only=True)."""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import tempfile
 from pathlib import Path
@@ -78,3 +80,15 @@ def load_checkpoint(path: str | Path) -> dict:
         raise WeakganError(f"{path}: checkpoint not found") from None
     except Exception as e:  # noqa: BLE001 - includes the unpickler refusing a non-tensor object
         raise WeakganError(f"{path}: refused to load checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:160]})") from None
+
+
+@contextlib.contextmanager
+def cache_lock(folder: str | Path):
+    """Hold an exclusive lock on a cache folder while filling it: a second worker (sweep shards sharing one
+    cache) waits here, then finds the result made, instead of training the same thing alongside."""
+    with open(Path(folder) / "lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

@@ -17,7 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from weakgan.augment import contrastive_view
-from weakgan.checkpoint import atomic_write_text, save_weights
+from weakgan.checkpoint import atomic_write_text, cache_lock, save_weights
 from weakgan.config import Config
 from weakgan.data.dataset import Dataset
 from weakgan.models.backbone import FEATURE_DIM, resnet18_backbone
@@ -99,13 +99,16 @@ def pretrain_contrastive(cfg: Config, data: Dataset, device: torch.device, cache
     if weights.exists():
         return weights
     folder.mkdir(parents=True, exist_ok=True)
-    pre = contrastive_settings(cfg)
-    log(f"contrastive pretraining -> {folder} ({pre.epochs} epochs of {len(data.train)} images, two views each)")
-    torch.manual_seed(pre.seed)
-    stage = ContrastiveStage(pre, data, device)
-    summary = fit(stage, pre, pre.steps(len(data.train)), folder / "checkpoint.pt",
-                  {"stage": "contrastive", "key": folder.name}, name="contrastive")
-    atomic_write_text(folder / "summary.json", json.dumps(
-        {"train_seconds": summary["train_seconds"], "steps": summary["steps"], "history": summary["history"]}) + "\n")
-    save_weights(weights, {f"backbone.{k}": v for k, v in stage.model.backbone.state_dict().items()})
+    with cache_lock(folder):
+        if weights.exists():   # another worker made it while this one waited
+            return weights
+        pre = contrastive_settings(cfg)
+        log(f"contrastive pretraining -> {folder} ({pre.epochs} epochs of {len(data.train)} images, two views each)")
+        torch.manual_seed(pre.seed)
+        stage = ContrastiveStage(pre, data, device)
+        summary = fit(stage, pre, pre.steps(len(data.train)), folder / "checkpoint.pt",
+                      {"stage": "contrastive", "key": folder.name}, name="contrastive")
+        atomic_write_text(folder / "summary.json", json.dumps(
+            {"train_seconds": summary["train_seconds"], "steps": summary["steps"], "history": summary["history"]}) + "\n")
+        save_weights(weights, {f"backbone.{k}": v for k, v in stage.model.backbone.state_dict().items()})
     return weights

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from weakgan import WeakganError
-from weakgan.checkpoint import atomic_write_text, load_weights, save_weights
+from weakgan.checkpoint import atomic_write_text, cache_lock, load_weights, save_weights
 from weakgan.config import Config, to_yaml
 from weakgan.data.dataset import Dataset
 from weakgan.gan_augment import augment_group, augment_view, group_index, translate
@@ -207,19 +207,22 @@ def pretrain_generator(cfg, data: Dataset, split: Split, device: torch.device, c
     torch.manual_seed(cfg.seed)
     stage = GeneratorPretrainStage(pre, data, idx, labels, device)   # first: bad data leaves no empty folder
     folder.mkdir(parents=True, exist_ok=True)
-    log(f"generator pretraining (WGAN-GP) -> {folder} ({steps} generator steps x {cfg.gan_n_critic} "
-        f"critic steps of {cfg.gan_batch_size} images; {len(idx)} conditioning images)")
-    summary = fit(stage, pre, steps, folder / "checkpoint.pt", {"stage": "generator", "key": folder.name},
-                  name="generator")
-    generator = stage.model.g.average
-    atomic_write_text(folder / "config.yaml", to_yaml(cfg))
-    atomic_write_text(folder / "classes.json", json.dumps(data.class_names) + "\n")
-    atomic_write_text(folder / "summary.json", json.dumps(
-        {"train_seconds": summary["train_seconds"], "steps": summary["steps"], "conditioning": info,
-         "real_images_per_second": steps * cfg.gan_n_critic * cfg.gan_batch_size
-         / max(summary["train_seconds"], 1e-9), "history": summary["history"]}) + "\n")
-    class_grid(generator, data.class_names, folder / "grid.png")
-    return save_generator(folder, generator)   # last: its presence marks the cache entry complete
+    with cache_lock(folder):   # a second worker waits, then finds it made
+        if weights.exists():
+            return weights
+        log(f"generator pretraining (WGAN-GP) -> {folder} ({steps} generator steps x {cfg.gan_n_critic} "
+            f"critic steps of {cfg.gan_batch_size} images; {len(idx)} conditioning images)")
+        summary = fit(stage, pre, steps, folder / "checkpoint.pt", {"stage": "generator", "key": folder.name},
+                      name="generator")
+        generator = stage.model.g.average
+        atomic_write_text(folder / "config.yaml", to_yaml(cfg))
+        atomic_write_text(folder / "classes.json", json.dumps(data.class_names) + "\n")
+        atomic_write_text(folder / "summary.json", json.dumps(
+            {"train_seconds": summary["train_seconds"], "steps": summary["steps"], "conditioning": info,
+             "real_images_per_second": steps * cfg.gan_n_critic * cfg.gan_batch_size
+             / max(summary["train_seconds"], 1e-9), "history": summary["history"]}) + "\n")
+        class_grid(generator, data.class_names, folder / "grid.png")
+        return save_generator(folder, generator)   # last: its presence marks the cache entry complete
 
 
 # ------------------------------------------------------------------ stages 2 and 3: the WSGAN classifier
