@@ -107,6 +107,11 @@ def backbone_weights_for(cfg: Config, data: Dataset, device: torch.device) -> st
     return None
 
 
+def backbone_start(cfg: Config) -> str:
+    """Where the run's backbone starts, in the order backbone_weights_for looks (a user's file aside)."""
+    return "the teacher" if warm_started(cfg) else "contrastive" if uses_contrastive(cfg) else "scratch"
+
+
 def warm_started(cfg: Config) -> bool:
     """Whether the run's backbone starts from its teacher run's (pretrain: teacher, a model with a teacher)."""
     return cfg.pretrain == "teacher" and cfg.model in TEACHER_MODELS

@@ -10,7 +10,7 @@ from weakgan import WeakganError
 from weakgan.checkpoint import atomic_write_text
 from weakgan.config import Config, differences, from_dict, load_yaml
 from weakgan.report import results_table, row_from_metrics, write_results_csv
-from weakgan.run import prepare_out_dir, train_run, uses_contrastive, warm_started, with_run_epochs
+from weakgan.run import backbone_start, prepare_out_dir, train_run, uses_contrastive, warm_started, with_run_epochs
 from weakgan.stages.nr_wsgan import VARIANTS as NR_WSGAN
 from weakgan.teacher import uses_teacher
 
@@ -121,10 +121,6 @@ def unused_settings(cfg: Config) -> set[str]:
     if not warm_started(cfg):
         unused |= {"warm_epochs"}
     return unused
-
-
-def backbone_start(cfg: Config) -> str:
-    return "the teacher" if warm_started(cfg) else "contrastive" if uses_contrastive(cfg) else "scratch"
 
 
 def check_finished_run(run_dir: Path, cfg: Config) -> None:
