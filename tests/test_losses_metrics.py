@@ -80,7 +80,7 @@ def test_flip_tta_is_the_mean_over_an_image_and_its_mirror():
 
 
 def test_report_names_the_best_model_and_says_where_nr_wsgan_loses():
-    from weakgan.report import best_model_table, comparison
+    from weakgan.report import best_model_table, comparison, results_table
     rows = [{"model": m, "clean_fraction": f, "seed": s, "top1": a}
             for m, f, s, a in [("clean-only", "0.05", 0, 0.88), ("clean-only", "0.05", 1, 0.90),
                                ("nr-wsgan", "0.05", 0, 0.885), ("clean-only", "0.5", 0, 0.93),
@@ -88,6 +88,9 @@ def test_report_names_the_best_model_and_says_where_nr_wsgan_loses():
     table = best_model_table(rows, {"NR": {0.05: 83.73, 0.5: 88.84}, "NR+WSGAN": {0.05: 77.80, 0.5: 89.86}})
     assert "| 0.05 | clean-only | 89.00 | 83.73 | +5.27 |" in table      # mean of the two seeds wins
     assert "| 0.50 | clean-only | 93.00 | 89.86 | +3.14 |" in table
+    means = results_table(rows, "top1", {"paper": {0.05: 77.80}})   # mean ± sample std over seeds, in %
+    assert "| 0.05 | 77.80 | 89.00 ± 1.41 | 88.50 ± 0.00 | 2 |" in means
+    assert "| 0.50 |  | 93.00 ± 0.00 | 89.00 ± 0.00 | 1 |" in means
     paper = comparison(rows, "nr-wsgan", "the paper", {0.05: 77.80, 0.5: 89.86})
     assert paper == "nr-wsgan vs the paper: beats it at 0.05 (88.50 vs 77.80); does NOT at 0.5 (89.00 vs 89.86).\n"
     assert comparison(rows, "nr-wsgan", "clean-only").startswith("nr-wsgan vs clean-only: beats it nowhere; does NOT")

@@ -32,8 +32,16 @@ def read_results_csv(path: str | Path) -> list[dict]:
         return [dict(r) for r in csv.DictReader(f)]
 
 
-def mean_std(values: list[float]) -> str:
-    v = np.asarray(values, dtype=float) * 100
+def by_model_and_fraction(rows: list[dict], metric: str = "top1") -> dict[tuple[str, float], list[float]]:
+    """{(model, clean fraction): the metric of each seed, in %}, models in their order of first appearance."""
+    cells: dict[tuple[str, float], list[float]] = defaultdict(list)
+    for r in rows:
+        cells[(r["model"], float(r["clean_fraction"]))].append(100 * float(r[metric]))
+    return cells
+
+
+def mean_std(values_pct: list[float]) -> str:
+    v = np.asarray(values_pct, dtype=float)
     return f"{v.mean():.2f} ± {v.std(ddof=1) if len(v) > 1 else 0.0:.2f}"
 
 
@@ -42,21 +50,16 @@ def results_table(rows: list[dict], metric: str = "top1", reference: dict[str, d
 
     reference: extra columns {name: {fraction: accuracy in %}} such as the paper's tables.
     """
-    cells: dict[tuple[float, str], list[float]] = defaultdict(list)
-    models, fractions = [], set()
-    for r in rows:
-        f = float(r["clean_fraction"])
-        cells[(f, r["model"])].append(float(r[metric]))
-        fractions.add(f)
-        if r["model"] not in models:
-            models.append(r["model"])
+    cells = by_model_and_fraction(rows, metric)
+    models = list(dict.fromkeys(m for m, _ in cells))
+    fractions = {f for _, f in cells}
     reference = reference or {}
     head = ["clean fraction"] + list(reference) + [f"{m} ({metric}, %)" for m in models] + ["seeds"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for f in sorted(fractions):
         ref = [f"{reference[name][f]:.2f}" if f in reference[name] else "" for name in reference]
-        vals = [mean_std(cells[(f, m)]) if cells[(f, m)] else "" for m in models]
-        n = max(len(cells[(f, m)]) for m in models)
+        vals = [mean_std(cells[(m, f)]) if (m, f) in cells else "" for m in models]
+        n = max(len(cells.get((m, f), [])) for m in models)
         lines.append("| " + " | ".join([f"{f:.2f}"] + ref + vals + [str(n)]) + " |")
     return "\n".join(lines) + "\n"
 
@@ -74,14 +77,13 @@ def accuracy_plot(rows: list[dict], path: str | Path, reference: dict[str, dict[
     for name, ref in (reference or {}).items():
         xs = sorted(ref)
         ax.plot(xs, [ref[x] for x in xs], "k--" if "Table 1" in name else "k:", marker="x", label=name)
-    by_model: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for r in rows:
-        by_model[r["model"]][float(r["clean_fraction"])].append(100 * float(r[metric]))
-    for model, points in sorted(by_model.items()):
-        xs = sorted(points)
-        ax.errorbar(xs, [np.mean(points[x]) for x in xs], yerr=[np.std(points[x]) for x in xs], marker="o",
-                    capsize=3, label=model)
+    cells = by_model_and_fraction(rows, metric)
+    for model in sorted({m for m, _ in cells}):
+        xs = sorted(f for m, f in cells if m == model)
+        ax.errorbar(xs, [np.mean(cells[(model, x)]) for x in xs], yerr=[np.std(cells[(model, x)]) for x in xs],
+                    marker="o", capsize=3, label=model)
     ax.set_xscale("log")
+    ax.minorticks_off()   # the log axis would otherwise label 3e-1, 4e-1, ... between the fractions
     ax.set_xticks([0.05, 0.1, 0.2, 0.5, 0.7], ["0.05", "0.1", "0.2", "0.5", "0.7"])
     ax.set_xlabel("clean fraction")
     ax.set_ylabel(f"test {metric} (%)")
@@ -94,10 +96,7 @@ def accuracy_plot(rows: list[dict], path: str | Path, reference: dict[str, dict[
 
 def _means(rows: list[dict], metric: str = "top1") -> dict[tuple[str, float], float]:
     """{(model, clean fraction): mean of metric over seeds, in %}."""
-    cells: dict[tuple[str, float], list[float]] = defaultdict(list)
-    for r in rows:
-        cells[(r["model"], float(r["clean_fraction"]))].append(100 * float(r[metric]))
-    return {k: float(np.mean(v)) for k, v in cells.items()}
+    return {k: float(np.mean(v)) for k, v in by_model_and_fraction(rows, metric).items()}
 
 
 def best_model_table(rows: list[dict], paper: dict[str, dict[float, float]]) -> str:
