@@ -31,6 +31,11 @@ def test_reproduce_tiny_end_to_end_and_resume(tiny_fashion, tmp_path):
     assert len(list(cache.glob("contrastive-*/backbone.safetensors"))) == 1
     finished = len(list(out.glob("runs/*/metrics.json")))
     assert 1 <= finished < 4
+    # the interrupted folder already reports, and says which runs of the grid are missing
+    run_cli("report", str(out))
+    partial = (out / "report.md").read_text()
+    assert f"Incomplete: {finished} of 4 runs" in partial and "Missing (clean fraction/seed): " in partial
+    assert "nr 0.2/s0, 0.5/s0" in partial or "nr 0.5/s0" in partial
 
     second = run_cli(*args)
     assert second.stdout.count("done before") == finished
@@ -43,3 +48,10 @@ def test_reproduce_tiny_end_to_end_and_resume(tiny_fashion, tmp_path):
     assert "Table 1" in report and "87.14" in report and "± " in report   # the paper at 0.2
     assert (out / "accuracy_vs_clean_fraction.png").stat().st_size > 1000
     assert (out / "fig5_top3_predictions.png").exists()
+    assert "Complete: all 4 runs of the preset's grid are finished." in report
+
+    # a part of the grid: one model at one fraction, with the teacher it reads; both are finished here
+    part = run_cli(*args, "--models", "nr", "--fractions", "0.2")
+    assert part.stdout.count("done before") == 2 and "clean-only_p0.2" in part.stdout
+    bad = run_cli(*args, "--models", "naive", check=False)
+    assert bad.returncode != 0 and "model naive not in the preset" in bad.stderr.strip().splitlines()[-1]

@@ -68,7 +68,9 @@ def cmd_reproduce(args) -> None:
     cfg = resolve(args, base=preset_config(args.preset))
     from weakgan.sweep import parse_shard
     reproduce(args.preset, cfg, args.out or f"reports/{args.preset}",
-              _ints(args.seeds) if args.seeds else None, shard=parse_shard(args.shard))
+              _ints(args.seeds) if args.seeds else None, shard=parse_shard(args.shard),
+              models=args.models.split(",") if args.models else None,
+              fractions=_floats(args.fractions) if args.fractions else None)
 
 
 def cmd_report(args) -> None:
@@ -104,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("reproduce", help="the paper's experiment: pretraining, all models x fractions x seeds, report")
     r.add_argument("--preset", default="quick", help="quick | full | paper, or a preset YAML file")
     r.add_argument("--seeds", help="comma-separated seeds (default: the preset's)")
+    r.add_argument("--models", help="comma-separated: only these of the preset's models (and the runs they read)")
+    r.add_argument("--fractions", help="comma-separated: only these of the preset's clean fractions")
     r.add_argument("--out", help="report folder (default reports/PRESET)")
     r.add_argument("--shard", help="K/N: run only grid entries K, K+N, ... (then `weakgan report DIR`)")
     add_config_flags(r, skip=("model", "clean_fraction", "seed"))

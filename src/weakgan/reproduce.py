@@ -22,7 +22,8 @@ from weakgan.checkpoint import atomic_write_text
 from weakgan.config import Config, from_dict, load_yaml, to_yaml
 from weakgan.report import accuracy_plot, best_model_table, comparison, results_table
 from weakgan.run import prepare_out_dir, uses_contrastive
-from weakgan.sweep import PAPER_TABLE1, PAPER_TABLE2, finished_rows, run_dir_for, sweep, write_summary
+from weakgan.sweep import (PAPER_TABLE1, PAPER_TABLE2, finished_rows, run_dir_for, sweep, with_dependencies,
+                           write_summary)
 
 PRESETS = ("quick", "full", "paper")
 
@@ -71,25 +72,66 @@ def pretrain_shared(cfg: Config, models: list[str], log=print) -> None:
     log(f"shared contrastive backbone: {pretrain_contrastive(cfg, data, pick_device(cfg.device), cfg.cache_dir, log)}")
 
 
+def part_of(chosen: list | None, whole: list, what: str, preset_name: str) -> list:
+    """The chosen part of a preset's models or fractions (all of them when none is chosen)."""
+    if chosen is None:
+        return whole
+    outside = [x for x in chosen if x not in whole]
+    if outside:
+        raise WeakganError(f"preset '{preset_name}': {what} {', '.join(map(str, outside))} not in the preset "
+                           f"(expected some of {', '.join(map(str, whole))})")
+    return list(chosen)
+
+
+def expected_runs(preset: dict, cfg: Config, seeds: list[int]) -> list[tuple[str, float, int]]:
+    """Every run of the preset's grid for these seeds, the sibling runs its models read included."""
+    return [(m, float(f), s) for s in seeds for f in preset["fractions"]
+            for m in with_dependencies(list(preset["models"]), cfg)]
+
+
 def reproduce(preset_name: str, cfg: Config, out: str | Path, seeds: list[int] | None = None,
-              log=print, shard: tuple[int, int] = (0, 1)) -> Path:
+              log=print, shard: tuple[int, int] = (0, 1), models: list[str] | None = None,
+              fractions: list[float] | None = None) -> Path:
+    """The preset's grid, or the part of it given by models/fractions (e.g. one table, or one worker's
+    fractions); the report counts the runs of the whole grid that are still missing."""
     preset = load_preset(preset_name)
+    models = part_of(models, list(preset["models"]), "model", preset_name)
+    fractions = part_of(fractions, [float(f) for f in preset["fractions"]], "clean fraction", preset_name)
     out = prepare_out_dir(out)
     seeds = seeds if seeds is not None else [int(s) for s in preset["seeds"]]
-    t0 = time.perf_counter()
-    pretrain_shared(cfg, list(preset["models"]), log)
-    t_pre = time.perf_counter() - t0
-    rows = sweep(cfg, list(preset["models"]), [float(f) for f in preset["fractions"]], seeds, out, log, shard)
-    wall = time.perf_counter() - t0
+    # written first, so an interrupted folder still says what it is for; workers with other seeds add theirs
+    meta = out / "reproduce.json"
+    before = json.loads(meta.read_text()).get("seeds", []) if meta.exists() else []
+    seeds_in_folder = sorted(set(before) | set(seeds))
     atomic_write_text(out / "config.yaml", to_yaml(cfg))
-    atomic_write_text(out / "reproduce.json", json.dumps({"preset": preset_name, "seeds": seeds}) + "\n")
-    write_report(rows, out, preset_name, cfg, seeds, wall, t_pre)
+    atomic_write_text(meta, json.dumps({"preset": preset_name, "seeds": seeds_in_folder}) + "\n")
+    t0 = time.perf_counter()
+    pretrain_shared(cfg, models, log)
+    t_pre = time.perf_counter() - t0
+    rows = sweep(cfg, models, fractions, seeds, out, log, shard)
+    wall = time.perf_counter() - t0
+    write_report(rows, out, preset_name, cfg, seeds_in_folder, wall, t_pre,
+                 expected_runs(preset, cfg, seeds_in_folder))
     log(f"report: {out / 'report.md'} ({wall:.0f}s)")
     return out
 
 
+def missing_runs(rows: list[dict], expected: list[tuple[str, float, int]]) -> str:
+    """A line saying whether the folder holds every run of its preset's grid, and which are missing."""
+    have = {(r["model"], float(r["clean_fraction"]), int(r["seed"])) for r in rows}
+    missing = [e for e in expected if e not in have]
+    if not missing:
+        return f"Complete: all {len(expected)} runs of the preset's grid are finished.\n"
+    by_model: dict[str, list[str]] = {}
+    for m, f, s in missing:
+        by_model.setdefault(m, []).append(f"{f:g}/s{s}")
+    return (f"**Incomplete: {len(expected) - len(missing)} of {len(expected)} runs of the preset's grid are "
+            f"finished.** Missing (clean fraction/seed): " +
+            "; ".join(f"{m} {', '.join(v)}" for m, v in by_model.items()) + ".\n")
+
+
 def write_report(rows: list[dict], out: Path, preset: str, cfg: Config, seeds: list[int], wall: float,
-                 pretrain_seconds: float) -> None:
+                 pretrain_seconds: float, expected: list[tuple[str, float, int]] | None = None) -> None:
     write_summary(rows, out)
     accuracy_plot(rows, out / "accuracy_vs_clean_fraction.png",
                   {"paper NR (Table 1)": PAPER_TABLE1, "paper NR+WSGAN (Table 2)": PAPER_TABLE2})
@@ -113,6 +155,7 @@ def write_report(rows: list[dict], out: Path, preset: str, cfg: Config, seeds: l
           f"Machine: {machine()}; device setting `{cfg.device}`. Commit {git_commit()}, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
           f"Wall time {wall / 60:.1f} min (shared pretraining {pretrain_seconds / 60:.1f} min of it, 0 if cached).\n",
+          missing_runs(rows, expected) if expected is not None else "",
           "All figures: FashionMNIST test top-1 in %, full 10,000-image test set, mean ± std over seeds.\n",
           (f"`nr` and `nr-wsgan*` also learn the soft predictions of their split's `clean-only` run on the "
            f"noisy images (teacher_weight {cfg.teacher_weight:g}); " if cfg.teacher_weight > 0 else
@@ -152,7 +195,13 @@ def report_folder(out: str | Path) -> Path:
     if not rows:
         raise WeakganError(f"{out}: no finished runs (runs/*/metrics.json)")
     wall = sum(float(r["train_seconds"]) for r in rows)
-    write_report(rows, out, meta.get("preset", "custom"), cfg, sorted({int(r["seed"]) for r in rows}), wall, 0.0)
+    seeds = sorted(set(meta.get("seeds", [])) | {int(r["seed"]) for r in rows})
+    preset = meta.get("preset", "custom")
+    try:
+        expected = expected_runs(load_preset(preset), cfg, seeds) if "preset" in meta else None
+    except WeakganError:   # a preset file that is gone: report what is there
+        expected = None
+    write_report(rows, out, preset, cfg, seeds, wall, 0.0, expected)
     return out / "report.md"
 
 
