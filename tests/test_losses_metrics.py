@@ -86,11 +86,11 @@ def test_report_names_the_best_model_and_says_where_nr_wsgan_loses():
                                ("nr-wsgan", "0.05", 0, 0.885), ("clean-only", "0.5", 0, 0.93),
                                ("nr-wsgan", "0.5", 0, 0.89)]]
     table = best_model_table(rows, {"NR": {0.05: 83.73, 0.5: 88.84}, "NR+WSGAN": {0.05: 77.80, 0.5: 89.86}})
-    assert "| 0.05 | clean-only | 89.00 | 83.73 | +5.27 |" in table      # mean of the two seeds wins
-    assert "| 0.50 | clean-only | 93.00 | 89.86 | +3.14 |" in table
+    assert "| 0.05 | clean-only | 89.00 | 2 | 83.73 | +5.27 |" in table      # mean of the two seeds wins
+    assert "| 0.50 | clean-only | 93.00 | 1 | 89.86 | +3.14 |" in table
     means = results_table(rows, "top1", {"paper": {0.05: 77.80}})   # mean ± sample std over seeds, in %
-    assert "| 0.05 | 77.80 | 89.00 ± 1.41 | 88.50 ± 0.00 | 2 |" in means
     assert "| 0.50 |  | 93.00 ± 0.00 | 89.00 ± 0.00 | 1 |" in means
+    assert "| 0.05 | 77.80 | 89.00 ± 1.41 | 88.50 ± 0.00 | 2 (nr-wsgan: 1) |" in means   # fewer seeds said
     paper = comparison(rows, "nr-wsgan", "the paper", {0.05: 77.80, 0.5: 89.86})
     assert paper == "nr-wsgan vs the paper: beats it at 0.05 (88.50 vs 77.80); does NOT at 0.5 (89.00 vs 89.86).\n"
     assert comparison(rows, "nr-wsgan", "clean-only").startswith("nr-wsgan vs clean-only: beats it nowhere; does NOT")

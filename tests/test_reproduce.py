@@ -34,8 +34,8 @@ def test_reproduce_tiny_end_to_end_and_resume(tiny_fashion, tmp_path):
     # the interrupted folder already reports, and says which runs of the grid are missing
     run_cli("report", str(out))
     partial = (out / "report.md").read_text()
-    assert f"Incomplete: {finished} of 4 runs" in partial and "Missing (clean fraction/seed): " in partial
-    assert "nr 0.2/s0, 0.5/s0" in partial or "nr 0.5/s0" in partial
+    assert f"Incomplete: {finished} of 4 runs" in partial
+    assert "Missing: nr: seed 0 (every fraction)" in partial or "Missing: nr: seed 0 at 0.5" in partial
 
     second = run_cli(*args)
     assert second.stdout.count("done before") == finished

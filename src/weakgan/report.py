@@ -59,8 +59,10 @@ def results_table(rows: list[dict], metric: str = "top1", reference: dict[str, d
     for f in sorted(fractions):
         ref = [f"{reference[name][f]:.2f}" if f in reference[name] else "" for name in reference]
         vals = [mean_std(cells[(m, f)]) if (m, f) in cells else "" for m in models]
-        n = max(len(cells.get((m, f), [])) for m in models)
-        lines.append("| " + " | ".join([f"{f:.2f}"] + ref + vals + [str(n)]) + " |")
+        counts = {m: len(cells.get((m, f), [])) for m in models}
+        n = max(counts.values())
+        fewer = [f"{m}: {c}" for m, c in counts.items() if 0 < c < n]   # say which cells rest on fewer seeds
+        lines.append("| " + " | ".join([f"{f:.2f}"] + ref + vals + [str(n) + (f" ({', '.join(fewer)})" if fewer else "")]) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -100,13 +102,15 @@ def _means(rows: list[dict], metric: str = "top1") -> dict[tuple[str, float], fl
 
 
 def best_model_table(rows: list[dict], paper: dict[str, dict[float, float]]) -> str:
-    """Markdown: per clean fraction, the model with the best mean top-1 and its margin over the paper's best."""
-    means = _means(rows)
-    lines = ["| clean fraction | best model | top-1 (%) | paper's best (%) | margin |", "|---|---|---|---|---|"]
-    for f in sorted({f for _, f in means}):
-        model, acc = max(((m, a) for (m, g), a in means.items() if g == f), key=lambda t: t[1])
+    """Markdown: per clean fraction, the model with the best mean top-1, over how many seeds, and its margin
+    over the paper's best."""
+    cells = by_model_and_fraction(rows)
+    lines = ["| clean fraction | best model | top-1 (%) | seeds | paper's best (%) | margin |", "|---|---|---|---|---|---|"]
+    for f in sorted({f for _, f in cells}):
+        model, values = max(((m, v) for (m, g), v in cells.items() if g == f), key=lambda t: np.mean(t[1]))
+        acc = float(np.mean(values))
         ref = max((t[f] for t in paper.values() if f in t), default=None)
-        lines.append(f"| {f:.2f} | {model} | {acc:.2f} | " +
+        lines.append(f"| {f:.2f} | {model} | {acc:.2f} | {len(values)} | " +
                      (f"{ref:.2f} | {acc - ref:+.2f} |" if ref is not None else " | |"))
     return "\n".join(lines) + "\n"
 

@@ -122,15 +122,21 @@ def missing_runs(rows: list[dict], expected: list[tuple[str, float, int]]) -> st
     missing = [e for e in expected if e not in have]
     if not missing:
         return f"Complete: all {len(expected)} runs of the preset's grid are finished.\n"
-    by_model: dict[str, list[str]] = {}
+    all_fractions = sorted({f for _, f, _ in expected})
+    gaps: dict[str, dict[int, list[float]]] = {}
     for m, f, s in missing:
-        by_model.setdefault(m, []).append(f"{f:g}/s{s}")
+        gaps.setdefault(m, {}).setdefault(s, []).append(f)
+    parts = []
+    for m, by_seed in gaps.items():
+        whole = [s for s, fs in by_seed.items() if sorted(fs) == all_fractions]
+        some = [f"seed {s} at {', '.join(f'{f:g}' for f in fs)}" for s, fs in by_seed.items() if s not in whole]
+        parts.append(f"{m}: " + "; ".join(([f"seed{'s' if len(whole) > 1 else ''} {', '.join(map(str, whole))} "
+                                             "(every fraction)"] if whole else []) + some))
     return (f"**Incomplete: {len(expected) - len(missing)} of {len(expected)} runs of the preset's grid are "
-            f"finished.** Missing (clean fraction/seed): " +
-            "; ".join(f"{m} {', '.join(v)}" for m, v in by_model.items()) + ".\n")
+            f"finished.** Missing: " + "; ".join(parts) + ".\n")
 
 
-def write_report(rows: list[dict], out: Path, preset: str, cfg: Config, seeds: list[int], wall: float,
+def write_report(rows: list[dict], out: Path, preset: str, cfg: Config, seeds: list[int], wall: float | None,
                  pretrain_seconds: float, expected: list[tuple[str, float, int]] | None = None) -> None:
     write_summary(rows, out)
     accuracy_plot(rows, out / "accuracy_vs_clean_fraction.png",
@@ -148,13 +154,20 @@ def write_report(rows: list[dict], out: Path, preset: str, cfg: Config, seeds: l
                 shutil.copyfile(src, out / name)
                 figures[name] = f"{model}, clean fraction {float(r['clean_fraction']):g}, seed {r['seed']}"
                 break
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["device"]] = counts.get(r["device"], 0) + 1
+    devices = ", ".join(f"{d} ({n} runs)" for d, n in sorted(counts.items()))
     nr_rows = [r for r in rows if r["model"] == "nr"]
     t2_rows = [r for r in rows if r["model"] == "nr-wsgan"]
     md = [f"# weakgan reproduction of Axelrod, Kashi, Pandey: Weakly Supervised Image Classification using GANs\n",
           f"Preset `{preset}`, noise `{cfg.noise}`, seeds {seeds}, models {', '.join(models)}.",
-          f"Machine: {machine()}; device setting `{cfg.device}`. Commit {git_commit()}, "
+          f"Report written on: {machine()}; device setting `{cfg.device}`. Commit {git_commit()}, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
-          f"Wall time {wall / 60:.1f} min (shared pretraining {pretrain_seconds / 60:.1f} min of it, 0 if cached).\n",
+          (f"Wall time {wall / 60:.1f} min (shared pretraining {pretrain_seconds / 60:.1f} min of it, 0 if cached)."
+           if wall is not None else "Rebuilt by `weakgan report` from the finished runs."),
+          f"Runs' training time summed: {sum(float(r['train_seconds']) for r in rows) / 60:.1f} min; devices of the "
+          f"runs: {devices}.\n",
           missing_runs(rows, expected) if expected is not None else "",
           "All figures: FashionMNIST test top-1 in %, full 10,000-image test set, mean ± std over seeds.\n",
           (f"`nr` and `nr-wsgan*` also learn the soft predictions of their split's `clean-only` run on the "
@@ -194,14 +207,13 @@ def report_folder(out: str | Path) -> Path:
     rows = finished_rows(out)
     if not rows:
         raise WeakganError(f"{out}: no finished runs (runs/*/metrics.json)")
-    wall = sum(float(r["train_seconds"]) for r in rows)
     seeds = sorted(set(meta.get("seeds", [])) | {int(r["seed"]) for r in rows})
     preset = meta.get("preset", "custom")
     try:
         expected = expected_runs(load_preset(preset), cfg, seeds) if "preset" in meta else None
     except WeakganError:   # a preset file that is gone: report what is there
         expected = None
-    write_report(rows, out, preset, cfg, seeds, wall, 0.0, expected)
+    write_report(rows, out, preset, cfg, seeds, None, 0.0, expected)
     return out / "report.md"
 
 
