@@ -12,6 +12,7 @@ import platform
 import shutil
 import subprocess
 import time
+from collections import Counter
 from importlib import resources
 from pathlib import Path
 
@@ -85,8 +86,8 @@ def part_of(chosen: list | None, whole: list, what: str, preset_name: str) -> li
 
 def expected_runs(preset: dict, cfg: Config, seeds: list[int]) -> list[tuple[str, float, int]]:
     """Every run of the preset's grid for these seeds, the sibling runs its models read included."""
-    return [(m, float(f), s) for s in seeds for f in preset["fractions"]
-            for m in with_dependencies(list(preset["models"]), cfg)]
+    models = with_dependencies(list(preset["models"]), cfg)
+    return [(m, float(f), s) for s in seeds for f in preset["fractions"] for m in models]
 
 
 def reproduce(preset_name: str, cfg: Config, out: str | Path, seeds: list[int] | None = None,
@@ -154,10 +155,7 @@ def write_report(rows: list[dict], out: Path, preset: str, cfg: Config, seeds: l
                 shutil.copyfile(src, out / name)
                 figures[name] = f"{model}, clean fraction {float(r['clean_fraction']):g}, seed {r['seed']}"
                 break
-    counts: dict[str, int] = {}
-    for r in rows:
-        counts[r["device"]] = counts.get(r["device"], 0) + 1
-    devices = ", ".join(f"{d} ({n} runs)" for d, n in sorted(counts.items()))
+    devices = ", ".join(f"{d} ({n} runs)" for d, n in sorted(Counter(r["device"] for r in rows).items()))
     nr_rows = [r for r in rows if r["model"] == "nr"]
     t2_rows = [r for r in rows if r["model"] == "nr-wsgan"]
     md = [f"# weakgan reproduction of Axelrod, Kashi, Pandey: Weakly Supervised Image Classification using GANs\n",
