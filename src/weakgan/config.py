@@ -70,8 +70,10 @@ class Config:
     hflip: bool = True
     vflip: bool = False
     # WSGAN (stages/gan.py): stage 1 generator pretraining, stage 2/3 discriminator-classifier
-    gan_labels: str = 'clean'             # labels G is conditioned on: clean | pseudo (clean + confident predictions of the classifier run gan_pseudo_run on the noisy images)
-    gan_pseudo_run: str = ''              # finished classifier run folder whose predictions pseudo-label the noisy images for gan_labels: pseudo (must use the same clean split)
+    gan_labels: str = 'clean'             # labels G is conditioned on: clean | pseudo (clean + confident
+                                          # predictions of the classifier run gan_pseudo_run on the noisy images)
+    gan_pseudo_run: str = ''              # finished classifier run whose predictions pseudo-label the noisy
+                                          # images for gan_labels: pseudo (must use the same clean split)
     gan_steps: int = 1000                 # generator steps of stage 1 (each with gan_n_critic critic steps)
     gan_batch_size: int = 64              # real images per critic step in stage 1
     gan_n_critic: int = 5                 # critic steps per generator step
@@ -85,13 +87,15 @@ class Config:
     gan_g_ema: float = 0.999              # decay of the moving average of G's weights (the G that is kept)
     gan_shift: int = 2                    # stage 1: random translation (pixels) of real and generated images alike
     gan_d_width: int = 32                 # width of D's attention branches (global: w -> 2w, local: w)
-    gan_d_resnet: bool = True             # D's third branch: ResNet18 (from the contrastive backbone unless pretrain: none)
+    gan_d_resnet: bool = True             # D's third branch: ResNet18 (from the contrastive backbone unless
+                                          # pretrain: none)
     gan_d_batch_size: int = 64            # real images (clean + noisy) per D step, before augmented views
     gan_d_epochs: float = 0.0             # epochs of the wsgan D (stage 2/3); 0 = epochs
     gan_d_lr: float = 0.0002              # Adam learning rate of D (warm-up + cosine)
     gan_clean_share: float = 0.25         # share of clean images among the real images of a D batch
     gan_views: int = 1                    # augmented views travelling with each real image
-    gan_vflip: bool = False               # vertical flips in the views (the paper's; off: upside-down clothes are not in the test set)
+    gan_vflip: bool = False               # vertical flips in the views (the paper's; off: upside-down clothes
+                                          # are not in the test set)
     gan_fake_ratio: float = 0.5           # generated images per real image in a D batch
     gan_pseudo_threshold: float = 0.95    # softmax confidence from which a prediction becomes a pseudo-label
     gan_pseudo_weight: float = 1.0        # weight of the pseudo-label cross-entropy

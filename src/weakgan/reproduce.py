@@ -162,8 +162,8 @@ def write_report(rows: list[dict], out: Path, preset: str, cfg: Config, seeds: l
           f"Preset `{preset}`, noise `{cfg.noise}`, seeds {seeds}, models {', '.join(models)}.",
           f"Report written on: {machine()}; device setting `{cfg.device}`. Commit {git_commit()}, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
-          (f"Wall time of this command {wall / 60:.1f} min (shared pretraining {pretrain_seconds / 60:.1f} min of it, 0 if cached)."
-           if wall is not None else "Rebuilt by `weakgan report` from the finished runs."),
+          (f"Wall time of this command {wall / 60:.1f} min (shared pretraining {pretrain_seconds / 60:.1f} min "
+           "of it, 0 if cached)." if wall is not None else "Rebuilt by `weakgan report` from the finished runs."),
           f"Runs' training time summed: {sum(float(r['train_seconds']) for r in rows) / 60:.1f} min; devices of the "
           f"runs: {devices}.\n",
           missing_runs(rows, expected) if expected is not None else "",
