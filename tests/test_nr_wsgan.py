@@ -68,6 +68,16 @@ def test_nr_wsgan_variants_train(tiny_fashion, wsgan_run, tmp_path):
                 "--wsgan-run", str(wsgan_run), *TINY, "--epochs", "2", "--out", str(out))
         m = json.loads((out / "metrics.json").read_text())
         assert m["model"] == model and 0 <= m["top1"] <= 1 and m["n_test"] == 100
+    # the second round of self-training is taught by a finished nr-wsgan run, never by a clean-only one it trains
+    args = ("train", "--model", "nr-wsgan-round2", "--data-dir", str(tiny_fashion), "--clean-fraction", "0.2",
+            "--wsgan-run", str(wsgan_run), *TINY, "--epochs", "1")
+    lost = run_cli(*args, "--out", str(tmp_path / "no-teacher"), check=False)
+    assert lost.returncode == 2 and lost.stderr.strip().count("\n") == 0 and "needs --teacher-run" in lost.stderr
+    assert not (tmp_path / "no-teacher" / "teacher").exists()
+    round2 = tmp_path / "round2"
+    run_cli(*args, "--teacher-run", str(tmp_path / "nr-wsgan"), "--out", str(round2))
+    assert json.loads((round2 / "metrics.json").read_text())["model"] == "nr-wsgan-round2"
+    assert yaml.safe_load((round2 / "config.yaml").read_text())["teacher_run"] == str(tmp_path / "nr-wsgan")
     assert (wsgan_run / "generated.png").stat().st_size > 500   # the paper's Fig. 3 for the wsgan run
     # frozen really keeps D fixed
     from safetensors.torch import load_file

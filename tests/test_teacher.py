@@ -2,6 +2,7 @@
 `weakgan train --model nr` training its own clean-only teacher first."""
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -88,9 +89,14 @@ def test_nr_trains_its_own_teacher_and_learns_from_unlabelled_images(tiny_fashio
 
 
 def test_sweeps_order_a_splits_runs_after_what_they_read():
-    from weakgan.sweep import with_dependencies
+    from weakgan.sweep import run_config, with_dependencies
     assert with_dependencies(["nr-wsgan", "nr"], Config()) == ["clean-only", "wsgan", "nr-wsgan", "nr"]
     assert with_dependencies(["nr", "clean-only", "naive"], Config()) == ["clean-only", "nr", "naive"]
+    # the second round reads the first (its teacher), which reads clean-only and wsgan
+    assert with_dependencies(["nr-wsgan-round2"], Config()) == ["clean-only", "wsgan", "nr-wsgan", "nr-wsgan-round2"]
+    cfg = run_config(Config(noise="permutation"), "nr-wsgan-round2", 0.1, 2, Path("out"))
+    assert cfg.teacher_run == str(Path("out/runs/nr-wsgan_p0.1_permutation_s2"))
+    assert cfg.wsgan_run == str(Path("out/runs/wsgan_p0.1_permutation_s2"))
     # no teacher wanted (or one given): nothing is added
     assert with_dependencies(["nr"], Config(teacher_weight=0.0)) == ["nr"]
     assert with_dependencies(["nr"], Config(teacher_run="runs/t")) == ["nr"]

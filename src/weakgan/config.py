@@ -18,7 +18,7 @@ from weakgan import WeakganError
 @dataclass
 class Config:
     # what to train
-    model: str = "nr"                 # clean-only | naive | nr | wsgan | nr-wsgan[-nofake|-frozen]
+    model: str = "nr"                 # clean-only | naive | nr | wsgan | nr-wsgan[-nofake|-frozen|-round2]
     seed: int = 0
     # data
     dataset: str = "fashion-mnist"    # fashion-mnist | folder:ROOT | manifest:FILE.csv (docs/own-data.md)

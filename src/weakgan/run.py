@@ -26,7 +26,7 @@ from weakgan import distributed
 from weakgan.distributed import DistInfo, gather_rows
 from weakgan.runtime import describe, pick_device, set_threads
 from weakgan.stages.classifier import ClassifierStage
-from weakgan.teacher import MODELS as TEACHER_MODELS, uses_teacher
+from weakgan.teacher import MODELS as TEACHER_MODELS, SECOND_ROUND, uses_teacher
 from weakgan.train import fit
 
 
@@ -168,6 +168,9 @@ def train_run(cfg: Config, out: str | Path) -> dict:
     torch.manual_seed(cfg.seed)
     data = load_dataset(cfg.dataset, cfg.data_dir, cfg.download, cfg=cfg)
     cfg = resolve_noise(cfg, data)
+    if cfg.model == SECOND_ROUND and uses_teacher(cfg) and not cfg.teacher_run:
+        raise WeakganError(f"model '{SECOND_ROUND}' needs --teacher-run RUN_DIR: a finished nr-wsgan run on the "
+                           "same split (`weakgan sweep` fills it in)")
     if uses_teacher(cfg) and not cfg.teacher_run:
         # no teacher given: train the clean-only one first (resumable, like the run itself)
         teacher = out / "teacher"

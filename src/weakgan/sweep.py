@@ -12,7 +12,7 @@ from weakgan.config import Config, differences, from_dict, load_yaml
 from weakgan.report import results_table, row_from_metrics, write_results_csv
 from weakgan.run import backbone_start, prepare_out_dir, train_run, uses_contrastive, warm_started, with_run_epochs
 from weakgan.stages.nr_wsgan import VARIANTS as NR_WSGAN
-from weakgan.teacher import uses_teacher
+from weakgan.teacher import SECOND_ROUND, uses_teacher
 
 PAPER_TABLE1 = {0.05: 83.73, 0.10: 86.12, 0.20: 87.14, 0.50: 88.84, 0.70: 88.99}
 PAPER_TABLE2 = {0.05: 77.80, 0.10: 81.07, 0.20: 82.93, 0.50: 89.86, 0.70: 90.68}
@@ -89,10 +89,13 @@ def uses_pseudo_conditioning(cfg: Config) -> bool:
 
 
 # the runs a grid entry reads from its split's siblings, unless the base config names them:
-# (setting, sibling model, does a run of this config read it)
-SIBLING_RUNS = (("wsgan_run", "wsgan", lambda cfg: cfg.model in NR_WSGAN),        # D and G of nr-wsgan*
-                ("teacher_run", "clean-only", uses_teacher),                      # teacher of nr, nr-wsgan*
-                ("gan_pseudo_run", "clean-only", uses_pseudo_conditioning))       # pseudo-labeller of G
+# (setting, sibling model, does a run of this config read it); a sweep runs each sibling before its readers
+SIBLING_RUNS = (("teacher_run", "nr-wsgan",                                       # teacher of the 2nd round
+                 lambda cfg: cfg.model == SECOND_ROUND and uses_teacher(cfg)),
+                ("teacher_run", "clean-only",                                     # teacher of nr, nr-wsgan*
+                 lambda cfg: cfg.model != SECOND_ROUND and uses_teacher(cfg)),
+                ("gan_pseudo_run", "clean-only", uses_pseudo_conditioning),       # pseudo-labeller of G
+                ("wsgan_run", "wsgan", lambda cfg: cfg.model in NR_WSGAN))        # D and G of nr-wsgan*
 
 
 def run_config(base: Config, model: str, fraction: float, seed: int, out: Path) -> Config:
@@ -137,13 +140,22 @@ def check_finished_run(run_dir: Path, cfg: Config) -> None:
 
 
 def with_dependencies(models: list[str], base: Config) -> list[str]:
-    """The models in an order where the sibling runs others read (SIBLING_RUNS) come first: clean-only,
-    then wsgan (which may itself read clean-only); each is added if a model needs it."""
-    models = list(dict.fromkeys(models))
-    needs = {sibling for m in models for setting, sibling, reads in SIBLING_RUNS
-             if reads(dataclasses.replace(base, model=m)) and not getattr(base, setting)}
-    first = [m for m in ("clean-only", "wsgan") if m in models or m in needs]
-    return first + [m for m in models if m not in first]
+    """The models in an order where the sibling runs a model reads (SIBLING_RUNS) come before it, each
+    added if it is not asked for: e.g. nr-wsgan-round2 -> clean-only, wsgan, nr-wsgan, nr-wsgan-round2."""
+    order: list[str] = []
+
+    def add(model: str) -> None:
+        if model in order:
+            return
+        cfg = dataclasses.replace(base, model=model)
+        for setting, sibling, reads in SIBLING_RUNS:
+            if reads(cfg) and not getattr(base, setting):
+                add(sibling)
+        order.append(model)
+
+    for m in models:
+        add(m)
+    return order
 
 
 def write_summary(rows: list[dict], out: Path) -> None:

@@ -21,7 +21,9 @@ from weakgan import WeakganError
 from weakgan.data.dataset import Dataset
 from weakgan.noise import Split
 
-MODELS = ("nr", "nr-wsgan", "nr-wsgan-nofake", "nr-wsgan-frozen")   # models that learn from a teacher
+# a second round of self-training: nr-wsgan taught by the split's nr-wsgan run (stages/nr_wsgan.py)
+SECOND_ROUND = "nr-wsgan-round2"
+MODELS = ("nr", "nr-wsgan", "nr-wsgan-nofake", "nr-wsgan-frozen", SECOND_ROUND)   # models that learn from a teacher
 
 
 def uses_teacher(cfg) -> bool:

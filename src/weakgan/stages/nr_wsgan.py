@@ -8,7 +8,9 @@ h = sigmoid(c + r). L = alpha * L_clean + L_noise; D is fine-tuned through L_noi
 from the clean net alone. Images are the only input of c and of r: unlike the authors' code, no label
 ever enters the branch trained to predict it.
 
-Variants: nr-wsgan-nofake (no generated images), nr-wsgan-frozen (D fixed, not fine-tuned).
+Variants: nr-wsgan-nofake (no generated images), nr-wsgan-frozen (D fixed, not fine-tuned), and
+nr-wsgan-round2: nr-wsgan again, taught by the split's nr-wsgan run instead of its clean-only run (a second
+round of self-training, as Noisy Student iterates: the better student becomes the teacher).
 The WSGAN classifier and generator come from a finished `--model wsgan` run on the same split
 (--wsgan-run; `weakgan sweep`/`reproduce` fill it in with the sibling run).
 """
@@ -30,9 +32,9 @@ from weakgan.noise import Split
 from weakgan.sampling import MixedBatches, split_batch
 from weakgan.stages.classifier import (Batcher, TeacherTargets, given_labels, noisy_part, normalization,
                                        nr_objective)
-from weakgan.teacher import require_same_clean_split, uses_teacher
+from weakgan.teacher import SECOND_ROUND, require_same_clean_split, uses_teacher
 
-VARIANTS = ("nr-wsgan", "nr-wsgan-nofake", "nr-wsgan-frozen")
+VARIANTS = ("nr-wsgan", "nr-wsgan-nofake", "nr-wsgan-frozen", SECOND_ROUND)
 
 
 class NRWSGANModel(nn.Module):
