@@ -25,6 +25,7 @@ from weakgan.report import accuracy_plot, best_model_table, comparison, results_
 from weakgan.run import prepare_out_dir, uses_contrastive
 from weakgan.sweep import (PAPER_TABLE1, PAPER_TABLE2, finished_rows, run_dir_for, sweep, with_dependencies,
                            write_summary)
+from weakgan.teacher import SECOND_ROUND
 
 PRESETS = ("quick", "full", "paper")
 
@@ -168,8 +169,9 @@ def write_report(rows: list[dict], out: Path, preset: str, cfg: Config, seeds: l
           f"runs: {devices}.\n",
           missing_runs(rows, expected) if expected is not None else "",
           "All figures: FashionMNIST test top-1 in %, full 10,000-image test set, mean ± std over seeds.\n",
-          (f"`nr` and `nr-wsgan*` also learn the soft predictions of their split's `clean-only` run on the "
-           f"noisy images (teacher_weight {cfg.teacher_weight:g}); " if cfg.teacher_weight > 0 else
+          (f"`nr` and `nr-wsgan*` also learn the soft predictions of their split's `clean-only` run "
+           f"(`{SECOND_ROUND}`: of its `nr-wsgan` run) on the noisy images (teacher_weight "
+           f"{cfg.teacher_weight:g}); " if cfg.teacher_weight > 0 else
            "No teacher (teacher_weight 0): `nr` and `nr-wsgan*` are the models as published; ") +
           f"epochs {cfg.epochs:g}" + (f" (the wsgan D: {cfg.gan_d_epochs:g})" if cfg.gan_d_epochs else "") +
           (f" (runs starting from their teacher's backbone: {cfg.warm_epochs:g})"
