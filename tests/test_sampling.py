@@ -1,6 +1,6 @@
 import torch
 
-from weakgan.augment import augment, random_crop, random_flip
+from weakgan.augment import augment, random_crop, random_erase, random_flip
 from weakgan.sampling import IndexStream, MixedBatches, split_batch
 
 
@@ -63,3 +63,19 @@ def test_flip_and_seeded_augment():
     a = augment(x, torch.Generator().manual_seed(5))
     b = augment(x, torch.Generator().manual_seed(5))
     assert torch.equal(a, b)
+
+
+def test_random_erase_zeroes_one_box_in_a_share_p_of_images():
+    x = torch.ones(400, 2, 12, 12)
+    assert torch.equal(random_erase(x, torch.Generator().manual_seed(0), p=0.0), x)
+    y = random_erase(x, torch.Generator().manual_seed(0), p=0.5)
+    zero = y == 0
+    assert torch.equal(zero[:, 0], zero[:, 1])            # the same box in every channel
+    erased = zero[:, 0].flatten(1).any(1)
+    assert 150 < erased.sum() < 250 and torch.equal(y[~erased], x[~erased])
+    for box in zero[erased][:, 0]:                        # one solid rectangle, area share <= 0.4 (+rounding)
+        rows, cols = box.any(1).nonzero().flatten(), box.any(0).nonzero().flatten()
+        h, w = len(rows), len(cols)
+        assert rows[-1] - rows[0] + 1 == h and cols[-1] - cols[0] + 1 == w and box.sum() == h * w
+        assert h * w <= 0.5 * 144
+    assert torch.equal(y, random_erase(x, torch.Generator().manual_seed(0), p=0.5))

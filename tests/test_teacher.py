@@ -89,7 +89,7 @@ def test_nr_trains_its_own_teacher_and_learns_from_unlabelled_images(tiny_fashio
 
 
 def test_sweeps_order_a_splits_runs_after_what_they_read():
-    from weakgan.sweep import run_config, with_dependencies
+    from weakgan.sweep import run_config, unused_settings, with_dependencies
     assert with_dependencies(["nr-wsgan", "nr"], Config()) == ["clean-only", "wsgan", "nr-wsgan", "nr"]
     assert with_dependencies(["nr", "clean-only", "naive"], Config()) == ["clean-only", "nr", "naive"]
     # the second round reads the first (its teacher), which reads clean-only and wsgan
@@ -97,6 +97,9 @@ def test_sweeps_order_a_splits_runs_after_what_they_read():
     cfg = run_config(Config(noise="permutation"), "nr-wsgan-round2", 0.1, 2, Path("out"))
     assert cfg.teacher_run == str(Path("out/runs/nr-wsgan_p0.1_permutation_s2"))
     assert cfg.wsgan_run == str(Path("out/runs/wsgan_p0.1_permutation_s2"))
+    # the second round's own noise is no setting of its siblings: changing it keeps their finished runs
+    assert "round2_erase" not in unused_settings(cfg)
+    assert "round2_erase" in unused_settings(run_config(Config(noise="permutation"), "nr-wsgan", 0.1, 2, Path("out")))
     # no teacher wanted (or one given): nothing is added
     assert with_dependencies(["nr"], Config(teacher_weight=0.0)) == ["nr"]
     assert with_dependencies(["nr"], Config(teacher_run="runs/t")) == ["nr"]

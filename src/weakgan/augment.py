@@ -4,6 +4,8 @@ Every random choice comes from an explicit torch.Generator so a run is reproduci
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -36,6 +38,31 @@ def augment(x: torch.Tensor, gen: torch.Generator, crop_pad: int = 2, hflip: boo
     if vflip:
         x = random_flip(x, 2, gen)
     return x
+
+
+def random_erase(x: torch.Tensor, gen: torch.Generator, p: float = 0.5, scale=(0.02, 0.4),
+                 ratio=(0.3, 3.3)) -> torch.Tensor:
+    """Random erasing (Zhong et al., AAAI 2020): with probability p per image, one box (area share in
+    `scale`, aspect h/w in `ratio`) is set to 0, the dataset mean once the batch is normalized."""
+    if p <= 0:
+        return x
+    n, _, h, w = x.shape
+
+    def u(lo, hi):
+        return lo + (hi - lo) * torch.rand(n, generator=gen, device=gen.device).to(x.device)
+
+    area = u(*scale) * h * w
+    aspect = torch.exp(u(math.log(ratio[0]), math.log(ratio[1])))
+    bh = torch.sqrt(area * aspect).round().clamp(1, h)
+    bw = torch.sqrt(area / aspect).round().clamp(1, w)
+    top = (u(0, 1) * (h - bh + 1)).floor()
+    left = (u(0, 1) * (w - bw + 1)).floor()
+    rows = torch.arange(h, device=x.device)[None, :]
+    cols = torch.arange(w, device=x.device)[None, :]
+    in_rows = (rows >= top[:, None]) & (rows < (top + bh)[:, None])   # (n, h)
+    in_cols = (cols >= left[:, None]) & (cols < (left + bw)[:, None])  # (n, w)
+    box = in_rows[:, :, None] & in_cols[:, None, :] & (u(0, 1) < p)[:, None, None]
+    return x.masked_fill(box[:, None], 0.0)
 
 
 def random_resized_crop(x: torch.Tensor, gen: torch.Generator, scale=(0.3, 1.0), ratio=(0.75, 1.333),

@@ -108,6 +108,8 @@ class Config:
     wsgan_run: str = ""               # finished --model wsgan run on the same split (sweeps fill it in)
     fake_share: float = 0.3           # share of generated images in the noisy part of a batch
     wsgan_lr_scale: float = 0.3       # D's learning rate = lr * this while it is fine-tuned through L_noise
+    round2_erase: float = 0.5         # nr-wsgan-round2: random-erasing probability on its real images (the
+                                      # noised student of Noisy Student; round 1 and its teachers train without)
     # runtime
     device: str = "auto"              # auto | cpu | cuda | mps
     threads: int = 0                  # CPU threads; 0 = all cores

@@ -119,6 +119,8 @@ def unused_settings(cfg: Config) -> set[str]:
         unused |= {n for n in names if n.startswith("gan_")}
     if cfg.model not in NR_WSGAN:
         unused |= {"wsgan_run", "fake_share", "wsgan_lr_scale"}
+    if cfg.model != SECOND_ROUND:
+        unused |= {"round2_erase"}
     if cfg.model not in ("nr", *NR_WSGAN):
         unused |= {"clean_share", "alpha"}
     if not warm_started(cfg):
