@@ -170,7 +170,8 @@ def write_report(rows: list[dict], out: Path, preset: str, cfg: Config, seeds: l
           missing_runs(rows, expected) if expected is not None else "",
           "All figures: FashionMNIST test top-1 in %, full 10,000-image test set, mean ± std over seeds.\n",
           (f"`nr` and `nr-wsgan*` also learn the soft predictions of their split's `clean-only` run "
-           f"(`{SECOND_ROUND}`: of its `nr-wsgan` run) on the noisy images (teacher_weight "
+           f"(`{SECOND_ROUND}`: of its `nr-wsgan` run, and it trains on images with random erasing, "
+           f"p {cfg.round2_erase:g}) on the noisy images (teacher_weight "
            f"{cfg.teacher_weight:g}); " if cfg.teacher_weight > 0 else
            "No teacher (teacher_weight 0): `nr` and `nr-wsgan*` are the models as published; ") +
           f"epochs {cfg.epochs:g}" + (f" (the wsgan D: {cfg.gan_d_epochs:g})" if cfg.gan_d_epochs else "") +
