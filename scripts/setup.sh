@@ -19,7 +19,7 @@ if ! "$PY" -c "import torch, torchvision" 2>/dev/null; then
   "$PY" -m pip install -q torch==2.14.1 torchvision==0.29.1
 fi
 
-if ! "$PY" -c "import weakgan, pytest, safetensors, yaml, tqdm, matplotlib, scipy, onnx, onnxscript, onnxruntime" 2>/dev/null; then
+if ! "$PY" -c "import weakgan, pytest, xdist, safetensors, yaml, tqdm, matplotlib, scipy, onnx, onnxscript, onnxruntime" 2>/dev/null; then
   echo "setup: installing weakgan" >&2
   "$PY" -m pip install -q -e ".[test]"
 fi

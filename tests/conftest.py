@@ -11,6 +11,10 @@ import pytest
 
 from weakgan.data.idx import write_idx
 
+if os.environ.get("PYTEST_XDIST_WORKER"):   # pytest-xdist runs one worker per core: one thread each
+    import torch
+    torch.set_num_threads(1)
+
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 REAL_FASHION = pytest.mark.skipif(not (FASHION_DIR / "train-images-idx3-ubyte.gz").exists(),
                                   reason="real FashionMNIST (Debian dataset-fashion-mnist) not installed")
