@@ -40,6 +40,11 @@ def augment(x: torch.Tensor, gen: torch.Generator, crop_pad: int = 2, hflip: boo
     return x
 
 
+def uniform(n: int, lo, hi, gen: torch.Generator, device: torch.device) -> torch.Tensor:
+    """n draws from U(lo, hi) (scalars or n-vectors) from `gen`, moved to `device`."""
+    return lo + (hi - lo) * torch.rand(n, generator=gen, device=gen.device).to(device)
+
+
 def random_erase(x: torch.Tensor, gen: torch.Generator, p: float = 0.5, scale=(0.02, 0.4),
                  ratio=(0.3, 3.3)) -> torch.Tensor:
     """Random erasing (Zhong et al., AAAI 2020): with probability p per image, one box (area share in
@@ -49,7 +54,7 @@ def random_erase(x: torch.Tensor, gen: torch.Generator, p: float = 0.5, scale=(0
     n, _, h, w = x.shape
 
     def u(lo, hi):
-        return lo + (hi - lo) * torch.rand(n, generator=gen, device=gen.device).to(x.device)
+        return uniform(n, lo, hi, gen, x.device)
 
     area = u(*scale) * h * w
     aspect = torch.exp(u(math.log(ratio[0]), math.log(ratio[1])))
@@ -74,7 +79,7 @@ def random_resized_crop(x: torch.Tensor, gen: torch.Generator, scale=(0.3, 1.0),
     n = x.shape[0]
 
     def u(lo, hi):
-        return lo + (hi - lo) * torch.rand(n, generator=gen, device=gen.device).to(x.device)
+        return uniform(n, lo, hi, gen, x.device)
 
     area = u(*scale)
     log_r = u(torch.log(torch.tensor(ratio[0])).item(), torch.log(torch.tensor(ratio[1])).item())
