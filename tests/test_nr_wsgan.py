@@ -74,6 +74,10 @@ def test_nr_wsgan_variants_train(tiny_fashion, wsgan_run, tmp_path):
     lost = run_cli(*args, "--out", str(tmp_path / "no-teacher"), check=False)
     assert lost.returncode == 2 and lost.stderr.strip().count("\n") == 0 and "needs --teacher-run" in lost.stderr
     assert not (tmp_path / "no-teacher" / "teacher").exists()
+    bad = run_cli(*args, "--teacher-run", str(tmp_path / "nr-wsgan"), "--round2-erase", "1.5",
+                  "--out", str(tmp_path / "bad-erase"), check=False)
+    assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "round2_erase 1.5" in bad.stderr
+    assert not (tmp_path / "bad-erase" / "metrics.json").exists()
     round2 = tmp_path / "round2"
     run_cli(*args, "--teacher-run", str(tmp_path / "nr-wsgan"), "--out", str(round2))
     assert json.loads((round2 / "metrics.json").read_text())["model"] == "nr-wsgan-round2"
