@@ -23,11 +23,10 @@ import torch
 
 from weakgan.config import Config
 from weakgan.data import load_dataset
-from weakgan.reproduce import machine
 from weakgan.run import load_or_make_split, train_run
-from weakgan.runtime import set_threads
+from weakgan.runtime import autocast, choose_precision, machine, set_threads
 from weakgan.stages.classifier import ClassifierStage, bce_onehot
-from weakgan.train import autocast, fit, make_optimizer
+from weakgan.train import fit, make_optimizer
 
 
 def time_loop(cfg: Config, data, split, steps: int, tmp: Path, i: int) -> float:
@@ -48,7 +47,7 @@ def time_bare(cfg: Config, data, split, steps: int) -> float:
     t0 = time.perf_counter()
     for s in range(steps):
         x, y = batches[s % len(batches)]
-        with autocast(torch.device("cpu"), cfg.amp):
+        with autocast(torch.device("cpu"), choose_precision(cfg.amp, torch.device("cpu"))[0]):
             if cfg.model == "nr":
                 c, r = model(x, with_residual=True)
                 loss = bce_onehot(c, y) + bce_onehot(c + r, y)

@@ -12,7 +12,7 @@ import numpy as np
 
 from weakgan.data import load_dataset
 from weakgan.predict import load_trained_classifier
-from weakgan.reproduce import git_commit, machine
+from weakgan.runtime import git_commit, machine
 
 
 def main(run_dirs: list[str]) -> None:

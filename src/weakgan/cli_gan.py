@@ -23,11 +23,11 @@ from weakgan import WeakganError
 def split_for(cfg, data):
     """The clean/noisy split a run with these settings makes (make_split is deterministic in the seed)."""
     from weakgan.noise import make_split
-    from weakgan.run import resolve_noise
+    from weakgan.run import resolve_auto
     given = data.given_labels.numpy() if data.given_labels is not None else None
     clean = data.given_clean.numpy() if data.given_clean is not None else None
     return make_split(data.train.targets.numpy(), data.train.num_classes, cfg.clean_fraction,
-                      resolve_noise(cfg, data).noise, cfg.seed, given, clean)
+                      resolve_auto(cfg, data).noise, cfg.seed, given, clean)
 
 
 def cmd_pretrain_gan(args) -> None:

@@ -32,6 +32,8 @@ class Config:
     test_fraction: float = 0.0        # manifest datasets: share of each class's clean rows held out as test
     test_manifest: str = ""           # manifest datasets: CSV path,label of the test images
     # model
+    backbone: str = "auto"            # auto | smallcnn | resnet18; auto = smallcnn for images up to 64 px a side
+                                      # (models/backbone.py), resnet18 above
     stem: str = "imagenet"            # ResNet18 stem: imagenet (fast on CPU) | cifar
     backbone_weights: str = ""        # optional local weights file for the backbone (e.g. ImageNet's)
     pretrain: str = "auto"            # none | contrastive: start from a SimCLR backbone trained on the train
@@ -114,7 +116,8 @@ class Config:
     device: str = "auto"              # auto | cpu | cuda | mps
     threads: int = 0                  # CPU threads; 0 = all cores
     channels_last: bool = True        # measured faster on CPU too (models/backbone.py)
-    amp: str = "none"                 # none | bf16 | fp16 (fp16 on CUDA only); bf16 is ~1.3x faster on AVX512-BF16 CPUs
+    amp: str = "auto"                 # auto | none | bf16 | fp16 (CUDA only). auto: bf16 on CUDA; on a CPU, fp32
+                                      # unless it has native bf16 and a timing probe finds bf16 faster (runtime.py)
     compile: bool = False             # torch.compile the training model (worth it on CUDA for long runs)
     eval_batch_size: int = 1024
     tta: bool = True                  # test predictions: mean over each image and its mirror (if trained with hflip)

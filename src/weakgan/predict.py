@@ -22,7 +22,7 @@ from weakgan.checkpoint import atomic_write_text, load_weights
 from weakgan.config import Config, from_dict, load_yaml
 from weakgan.imageio import is_image_file, read_images
 from weakgan.metrics import predict_probs
-from weakgan.models.backbone import resnet18_backbone
+from weakgan.models.backbone import backbone_name_of, make_backbone
 from weakgan.models.heads import Classifier, MLPHead
 from weakgan.runtime import pick_device, set_threads
 from weakgan.stages.classifier import ClassifierStage, normalization
@@ -58,7 +58,7 @@ def clean_classifier_from_weights(state: dict[str, torch.Tensor], stem: str) -> 
     linear = sorted((int(m.group(1)), v) for k, v in state.items()
                     if (m := re.fullmatch(r"clean_head\.net\.(\d+)\.weight", k)))
     widths = (linear[0][1].shape[1], *(w.shape[0] for _, w in linear))
-    model = Classifier(resnet18_backbone(channels, stem), MLPHead(widths))
+    model = Classifier(make_backbone(backbone_name_of(state), channels, stem), MLPHead(widths))
     model.load_state_dict({k: v for k, v in state.items() if k.startswith(("backbone.", "clean_head."))})
     return model.eval()
 
@@ -66,7 +66,9 @@ def clean_classifier_from_weights(state: dict[str, torch.Tensor], stem: str) -> 
 def read_run_config(run_dir: Path) -> Config:
     if not (run_dir / "config.yaml").is_file() or not (run_dir / "model.safetensors").is_file():
         raise WeakganError(f"{run_dir}: not a finished run folder (needs config.yaml and model.safetensors)")
-    return from_dict(load_yaml(run_dir / "config.yaml"), source=str(run_dir / "config.yaml"))
+    values = load_yaml(run_dir / "config.yaml")
+    values.setdefault("backbone", "resnet18")   # runs from before the backbone setting trained a ResNet18
+    return from_dict(values, source=str(run_dir / "config.yaml"))
 
 
 def load_trained_classifier(run_dir: str | Path, device: str = "auto") -> TrainedClassifier:

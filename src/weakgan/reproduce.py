@@ -8,21 +8,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import platform
 import shutil
-import subprocess
 import time
 from collections import Counter
 from importlib import resources
 from pathlib import Path
 
-import torch
 
 from weakgan import WeakganError
 from weakgan.checkpoint import atomic_write_text
 from weakgan.config import Config, from_dict, load_yaml, to_yaml
 from weakgan.report import accuracy_plot, best_model_table, comparison, results_table
 from weakgan.run import prepare_out_dir, uses_contrastive
+from weakgan.runtime import git_commit, machine
 from weakgan.sweep import (PAPER_TABLE1, PAPER_TABLE2, finished_rows, run_dir_for, sweep, with_dependencies,
                            write_summary)
 from weakgan.teacher import SECOND_ROUND
@@ -44,23 +42,6 @@ def load_preset(name: str) -> dict:
         if not isinstance(preset.get(key), list) or not preset[key]:
             raise WeakganError(f"preset '{name}': '{key}' must be a non-empty list")
     return preset
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}, {torch.get_num_threads()} threads, torch {torch.__version__}"
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent, timeout=10).stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def pretrain_shared(cfg: Config, models: list[str], log=print) -> None:

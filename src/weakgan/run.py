@@ -17,14 +17,16 @@ import torch
 from weakgan import WeakganError
 from weakgan.checkpoint import atomic_write_text, load_weights, save_weights
 from weakgan.config import Config, from_dict, load_yaml, to_yaml
+from weakgan.predict import read_run_config
 from weakgan.data import load_dataset
 from weakgan.data.dataset import Dataset
 from weakgan.figures import top_k_figure
 from weakgan.metrics import classification_metrics, predict_probs
+from weakgan.models.backbone import resolve_backbone
 from weakgan.noise import Split, make_split, parse_noise
 from weakgan import distributed
 from weakgan.distributed import DistInfo, gather_rows
-from weakgan.runtime import describe, pick_device, set_threads
+from weakgan.runtime import describe, pick_device, provenance, set_threads
 from weakgan.stages.classifier import ClassifierStage
 from weakgan.teacher import MODELS as TEACHER_MODELS, SECOND_ROUND, uses_teacher
 from weakgan.train import fit
@@ -51,15 +53,15 @@ def prepare_out_dir(out: str | Path) -> Path:
     return out
 
 
-def resolve_noise(cfg: Config, data: Dataset) -> Config:
-    """noise 'auto': the labels a user dataset supplies, else the paper's permutation noise."""
-    if cfg.noise != "auto":
-        return cfg
-    return dataclasses.replace(cfg, noise="given" if data.given_labels is not None else "permutation")
+def resolve_auto(cfg: Config, data: Dataset) -> Config:
+    """The settings 'auto' resolves with the data: noise (the labels a user dataset supplies, else the
+    paper's permutation noise) and backbone (by image size, models/backbone.py)."""
+    noise = cfg.noise if cfg.noise != "auto" else "given" if data.given_labels is not None else "permutation"
+    return dataclasses.replace(cfg, noise=noise, backbone=resolve_backbone(cfg.backbone, data.train.shape))
 
 
 def load_or_make_split(cfg: Config, data: Dataset, out: Path) -> Split:
-    cfg = resolve_noise(cfg, data)
+    cfg = resolve_auto(cfg, data)
     targets = data.train.targets.numpy()
     if (out / "split.npz").exists():
         split = Split.load(out)
@@ -167,7 +169,7 @@ def train_run(cfg: Config, out: str | Path) -> dict:
     threads = set_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     data = load_dataset(cfg.dataset, cfg.data_dir, cfg.download, cfg=cfg)
-    cfg = resolve_noise(cfg, data)
+    cfg = resolve_auto(cfg, data)
     if cfg.model == SECOND_ROUND and uses_teacher(cfg) and not cfg.teacher_run:
         raise WeakganError(f"model '{SECOND_ROUND}' needs --teacher-run RUN_DIR: a finished nr-wsgan run on the "
                            "same split (`weakgan sweep` fills it in)")
@@ -202,7 +204,9 @@ def train_run(cfg: Config, out: str | Path) -> dict:
     metrics.update({"model": cfg.model, "clean_fraction": split.clean_fraction, "noise": cfg.noise,
                     "seed": cfg.seed, "steps": summary["steps"], "train_seconds": summary["train_seconds"],
                     "device": describe(info.device) + (f"x{info.world}" if info.world > 1 else ""),
-                    "threads": threads, "world_size": info.world, "normalization": [stage.mean, stage.std],
+                    "threads": threads, "world_size": info.world, "precision": summary["precision"],
+                    "precision_reason": summary["precision_reason"], "compile": cfg.compile,
+                    **provenance(), "normalization": [stage.mean, stage.std],
                     "input_shape": list(data.train.shape), "split": split.summary(data.train.targets.numpy())})
     if info.main:
         save_weights(out / "model.safetensors", stage.model.state_dict())
@@ -230,9 +234,7 @@ def check_run_folder(cfg: Config, out: Path) -> None:
 def evaluate_run(run_dir: str | Path) -> dict:
     """Re-evaluate a finished run from its folder (config.yaml + model.safetensors)."""
     run_dir = Path(run_dir)
-    if not (run_dir / "config.yaml").is_file() or not (run_dir / "model.safetensors").is_file():
-        raise WeakganError(f"{run_dir}: not a finished run folder (needs config.yaml and model.safetensors)")
-    cfg = from_dict(load_yaml(run_dir / "config.yaml"), source=str(run_dir / "config.yaml"))
+    cfg = read_run_config(run_dir)
     set_threads(cfg.threads)
     device = pick_device(cfg.device)
     data = load_dataset(cfg.dataset, cfg.data_dir, False, cfg=cfg)

@@ -1,7 +1,6 @@
 """The one training loop every stage shares: optimizer, schedule, checkpoints, resume, guards, progress."""
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
@@ -18,6 +17,7 @@ from tqdm import tqdm
 from weakgan import WeakganError
 from weakgan.checkpoint import load_checkpoint, save_checkpoint
 from weakgan.config import Config
+from weakgan.runtime import PROBE_MIN_STEPS, autocast, choose_precision, training_speed
 
 
 def make_optimizer(cfg: Config, params) -> torch.optim.Optimizer:
@@ -55,16 +55,6 @@ class EMA:
                 self.shadow[k].copy_(v)
 
 
-def autocast(device: torch.device, amp: str):
-    if amp == "none":
-        return contextlib.nullcontext()
-    if amp not in ("bf16", "fp16"):
-        raise WeakganError(f"amp '{amp}': expected none, bf16 or fp16")
-    if amp == "fp16" and device.type != "cuda":
-        raise WeakganError("amp 'fp16' needs a CUDA device; use bf16 on CPU")
-    return torch.autocast(device.type, dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
-
-
 def signature(model: torch.nn.Module, identity: dict) -> str:
     """What a checkpoint must match to be resumed: parameter names and shapes plus run identity."""
     shapes = {k: list(v.shape) for k, v in model.state_dict().items()}
@@ -95,19 +85,26 @@ def set_rng_states(state: dict) -> None:
 
 class LossStep:
     """The default optimisation step, for stages that define loss(batch): one optimizer over the stage's
-    parameters (or its param_groups()), warm-up + cosine schedule, autocast and a GradScaler for fp16."""
+    parameters (or its param_groups()), warm-up + cosine schedule, autocast and a GradScaler for fp16.
+    The precision (cfg.amp, `auto` resolved by runtime.choose_precision) is fixed here, for the whole run."""
 
     def __init__(self, stage, cfg: Config, total_steps: int, device: torch.device, name: str):
         self.stage, self.cfg, self.device, self.name = stage, cfg, device, name
+        probe = None
+        if cfg.amp == "auto" and total_steps >= PROBE_MIN_STEPS:
+            shape, batch = tuple(stage.batcher.images.shape[1:]), min(cfg.batch_size, 256)
+            probe = lambda precision: training_speed(stage.model, shape, batch, device, precision,  # noqa: E731
+                                                     cfg.channels_last)
+        self.precision, self.precision_reason = choose_precision(cfg.amp, device, probe=probe)
         params = stage.param_groups() if hasattr(stage, "param_groups") else stage.model.parameters()
         self.opt = make_optimizer(cfg, params)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, warmup_cosine(total_steps, cfg.warmup))
         # fp16 needs loss scaling; bf16 has fp32's range and does not
-        self.scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp == "fp16")
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.precision == "fp16")
 
     def __call__(self, step: int) -> dict[str, float]:
         batch = next(self.stage.batches)
-        with autocast(self.device, self.cfg.amp):
+        with autocast(self.device, self.precision):
             loss, logs = self.stage.loss(batch)
         if not torch.isfinite(loss):  # before the update, so the weights stay good
             raise NonFiniteLoss(loss.item())
@@ -120,13 +117,16 @@ class LossStep:
 
     def state_dict(self) -> dict:
         return {"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
-                "scaler": self.scaler.state_dict(), "stage": self.stage.state_dict()}
+                "scaler": self.scaler.state_dict(), "stage": self.stage.state_dict(),
+                "precision": [self.precision, self.precision_reason]}
 
     def load_state_dict(self, state: dict) -> None:
         self.opt.load_state_dict(state["optimizer"])
         self.sched.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
         self.stage.load_state_dict(state["stage"])
+        if "precision" in state:   # a resumed run keeps the precision it started with
+            self.precision, self.precision_reason = state["precision"]
 
 
 class NonFiniteLoss(Exception):
@@ -167,8 +167,10 @@ def fit(stage, cfg: Config, total_steps: int, ckpt_path: Path, identity: dict, n
     """
     model = stage.model
     device = next(model.parameters()).device
-    step_fn = stage if hasattr(stage, "train_step") else LossStep(stage, cfg, total_steps, device, name)
-    run_step = step_fn.train_step if hasattr(step_fn, "train_step") else step_fn
+    if hasattr(stage, "train_step"):
+        step_fn, run_step = stage, stage.train_step
+    else:
+        step_fn = run_step = LossStep(stage, cfg, total_steps, device, name)
     sig = signature(model, identity)
     ema = EMA(model, cfg.ema) if cfg.ema > 0 else None
     start, history, elapsed = 0, [], 0.0
@@ -228,4 +230,7 @@ def fit(stage, cfg: Config, total_steps: int, ckpt_path: Path, identity: dict, n
     bar.close()
     if ema is not None:  # evaluate and export the averaged weights
         model.load_state_dict(ema.shadow)
-    return {"steps": total_steps, "train_seconds": elapsed + (time.perf_counter() - t0), "history": history}
+    precision, reason = (step_fn.precision, step_fn.precision_reason) if run_step is step_fn else \
+        ("none", "fp32: this stage makes its own updates (train_step)")
+    return {"steps": total_steps, "train_seconds": elapsed + (time.perf_counter() - t0), "history": history,
+            "precision": precision, "precision_reason": reason}

@@ -1,4 +1,9 @@
-"""ResNet18 feature extractor for small images.
+"""Backbones (images -> feature vectors): a small VGG-style CNN made for 28-64 px images, and ResNet18.
+
+`backbone: auto` (the default) takes `smallcnn` for images of at most 64 px a side and ResNet18 above;
+accuracy and speed of both, measured the same way, are in benchmarks/results/backbones.md.
+
+ResNet18 for small images.
 
 Stem choice, measured on the 2-core CPU (torch 2.14.1, batch 256, 1x28x28, train images/s | infer/s):
   ImageNet stem (7x7/2 conv + max-pool; layer1 at 7x7)   616 | 2726   channels_last: 778 | 3495
@@ -22,7 +27,59 @@ import torchvision
 from weakgan import WeakganError
 from weakgan.checkpoint import load_weights
 
-FEATURE_DIM = 512
+FEATURE_DIM = 512            # ResNet18's feature size
+BACKBONES = ("auto", "smallcnn", "resnet18")
+SMALL_MAX_SIDE = 64          # auto: smallcnn up to this image side; it keeps full resolution in its first stage,
+                             # so its cost grows with the pixel count, while ResNet18 divides the side by 4 first
+
+
+class ConvGroup(nn.Sequential):
+    """conv 3x3 -> max-pool 2 -> BN -> GELU -> conv 3x3 -> BN -> GELU. Pooling right after the first conv
+    (as in airbench's blocks) runs the second conv, and every later layer, at a quarter of the pixels."""
+
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.MaxPool2d(2),
+                         nn.BatchNorm2d(c_out), nn.GELU(),
+                         nn.Conv2d(c_out, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.GELU())
+
+
+class SmallCNN(nn.Module):
+    """A 7-conv VGG-style network for 28-64 px images: a 3x3 stem, three ConvGroups (28 -> 14 -> 7 -> 3
+    pixels for FashionMNIST), global max-pooling. (N, C, H, W) -> (N, out_dim)."""
+
+    def __init__(self, in_channels: int = 1, widths: tuple[int, int, int] = (64, 128, 256), stem_width: int = 32):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, stem_width, 3, padding=1, bias=False)   # named as ResNet's first conv
+        self.stem = nn.Sequential(nn.BatchNorm2d(stem_width), nn.GELU())
+        chans = (stem_width, *widths)
+        self.stages = nn.Sequential(*(ConvGroup(a, b) for a, b in zip(chans[:-1], chans[1:])))
+        self.out_dim = widths[-1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stages(self.stem(self.conv1(x))).amax((2, 3))
+
+
+def resolve_backbone(name: str, image_shape: tuple[int, ...]) -> str:
+    """The backbone a run uses: `auto` -> smallcnn for images of at most SMALL_MAX_SIDE px a side, else resnet18."""
+    if name not in BACKBONES:
+        raise WeakganError(f"backbone '{name}': expected one of {', '.join(BACKBONES)}")
+    if name != "auto":
+        return name
+    return "smallcnn" if max(image_shape[-2:]) <= SMALL_MAX_SIDE else "resnet18"
+
+
+def make_backbone(name: str, in_channels: int, stem: str = "imagenet") -> nn.Module:
+    """A backbone by its resolved name; it has `out_dim`, the size of its feature vectors."""
+    if name == "smallcnn":
+        return SmallCNN(in_channels)
+    if name == "resnet18":
+        return resnet18_backbone(in_channels, stem)
+    raise WeakganError(f"backbone '{name}': expected smallcnn or resnet18")
+
+
+def backbone_name_of(state: dict[str, torch.Tensor], prefix: str = "backbone.") -> str:
+    """Which backbone a saved state dict holds (runs from before the backbone setting are ResNet18s)."""
+    return "smallcnn" if f"{prefix}stages.0.0.weight" in state else "resnet18"
 
 
 def resnet18_backbone(in_channels: int = 1, stem: str = "imagenet") -> nn.Module:
@@ -36,6 +93,7 @@ def resnet18_backbone(in_channels: int = 1, stem: str = "imagenet") -> nn.Module
     else:
         raise WeakganError(f"stem '{stem}': expected imagenet or cifar")
     net.fc = nn.Identity()
+    net.out_dim = FEATURE_DIM
     return net
 
 
@@ -58,5 +116,5 @@ def load_backbone_weights(backbone: nn.Module, path: str | Path) -> None:
         state["conv1.weight"] = w.sum(1, keepdim=True).repeat(1, conv1.shape[1], 1, 1) / conv1.shape[1]
     missing, unexpected = backbone.load_state_dict(state, strict=False)
     if missing or unexpected:
-        raise WeakganError(f"{path}: does not fit the ResNet18 backbone (missing {missing[:3]}, "
+        raise WeakganError(f"{path}: does not fit the {type(backbone).__name__} backbone (missing {missing[:3]}, "
                            f"unexpected {unexpected[:3]})")

@@ -12,7 +12,7 @@ from weakgan import WeakganError
 from weakgan.augment import augment
 from weakgan.config import Config
 from weakgan.data.dataset import Dataset
-from weakgan.models.backbone import FEATURE_DIM, load_backbone_weights, resnet18_backbone
+from weakgan.models.backbone import load_backbone_weights, make_backbone, resolve_backbone
 from weakgan.models.heads import Classifier, MLPHead, NRModel
 from weakgan.noise import UNLABELLED, Split
 from weakgan.sampling import MixedBatches, split_batch
@@ -121,12 +121,12 @@ class ClassifierStage(TeacherTargets):
             raise WeakganError(f"model '{cfg.model}': expected one of {', '.join(MODELS)}")
         self.cfg, self.device = cfg, device
         k, channels = data.train.num_classes, data.train.shape[0]
-        backbone = resnet18_backbone(channels, cfg.stem)
+        backbone = make_backbone(resolve_backbone(cfg.backbone, data.train.shape), channels, cfg.stem)
         if backbone_weights:
             load_backbone_weights(backbone, backbone_weights)
-        clean_head = MLPHead((FEATURE_DIM, cfg.head_hidden, k))
+        clean_head = MLPHead((backbone.out_dim, cfg.head_hidden, k))
         if cfg.model == "nr":
-            self.model = NRModel(backbone, clean_head, MLPHead((FEATURE_DIM, cfg.head_hidden, k)))
+            self.model = NRModel(backbone, clean_head, MLPHead((backbone.out_dim, cfg.head_hidden, k)))
         else:
             self.model = Classifier(backbone, clean_head)
         self.model.to(device)

@@ -20,7 +20,7 @@ from weakgan.augment import contrastive_view
 from weakgan.checkpoint import atomic_write_text, cache_lock, save_weights
 from weakgan.config import Config
 from weakgan.data.dataset import Dataset
-from weakgan.models.backbone import FEATURE_DIM, resnet18_backbone
+from weakgan.models.backbone import make_backbone, resolve_backbone
 from weakgan.sampling import MixedBatches
 from weakgan.stages.classifier import Batcher, normalization
 from weakgan.train import fit
@@ -37,11 +37,12 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Ten
 
 
 class SimCLR(nn.Module):
-    def __init__(self, in_channels: int, stem: str, proj_dim: int = 128):
+    def __init__(self, in_channels: int, backbone: str, stem: str, proj_dim: int = 128):
         super().__init__()
-        self.backbone = resnet18_backbone(in_channels, stem)
-        self.projector = nn.Sequential(nn.Linear(FEATURE_DIM, FEATURE_DIM), nn.BatchNorm1d(FEATURE_DIM),
-                                       nn.ReLU(inplace=True), nn.Linear(FEATURE_DIM, proj_dim))
+        self.backbone = make_backbone(backbone, in_channels, stem)
+        d = self.backbone.out_dim
+        self.projector = nn.Sequential(nn.Linear(d, d), nn.BatchNorm1d(d), nn.ReLU(inplace=True),
+                                       nn.Linear(d, proj_dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.projector(self.backbone(x))
@@ -50,7 +51,7 @@ class SimCLR(nn.Module):
 class ContrastiveStage:
     def __init__(self, cfg: Config, data: Dataset, device: torch.device):
         self.cfg = cfg
-        self.model = SimCLR(data.train.shape[0], cfg.stem).to(device)
+        self.model = SimCLR(data.train.shape[0], cfg.backbone, cfg.stem).to(device)
         if cfg.channels_last:
             self.model.to(memory_format=torch.channels_last)
         self.batches = MixedBatches({"all": torch.arange(len(data.train))}, {"all": cfg.batch_size}, cfg.seed)
@@ -74,19 +75,21 @@ class ContrastiveStage:
         self.batcher.gen.set_state(state["augment_gen"])
 
 
-def contrastive_settings(cfg: Config) -> Config:
+def contrastive_settings(cfg: Config, data: Dataset) -> Config:
     """The run settings the pretraining uses (its own epochs, lr, batch; no EMA). Its seed is fixed: it reads
-    no labels, so one pretraining serves every clean fraction and every seed of a sweep."""
-    return dataclasses.replace(cfg, epochs=cfg.contrastive_epochs, lr=cfg.contrastive_lr,
+    no labels, so one pretraining serves every clean fraction and every seed of a sweep. The backbone is the
+    run's own, but for the wsgan D, whose pretrained branch is the paper's ResNet18."""
+    backbone = "resnet18" if cfg.model == "wsgan" else resolve_backbone(cfg.backbone, data.train.shape)
+    return dataclasses.replace(cfg, epochs=cfg.contrastive_epochs, lr=cfg.contrastive_lr, backbone=backbone,
                                batch_size=cfg.contrastive_batch_size, weight_decay=1e-4, ema=0.0, seed=0)
 
 
 def cache_key(cfg: Config, data: Dataset) -> str:
     """Hash of the training images and every setting that changes the pretrained weights."""
     h = hashlib.sha256(data.train.images.numpy().tobytes())
-    pre = contrastive_settings(cfg)
+    pre = contrastive_settings(cfg, data)
     h.update(json.dumps({k: getattr(pre, k) for k in (
-        "stem", "seed", "epochs", "lr", "batch_size", "contrastive_temperature", "optimizer", "warmup",
+        "backbone", "stem", "seed", "epochs", "lr", "batch_size", "contrastive_temperature", "optimizer", "warmup",
         "amp")}, sort_keys=True).encode())
     return h.hexdigest()[:12]
 
@@ -102,7 +105,7 @@ def pretrain_contrastive(cfg: Config, data: Dataset, device: torch.device, cache
     with cache_lock(folder):
         if weights.exists():   # another worker made it while this one waited
             return weights
-        pre = contrastive_settings(cfg)
+        pre = contrastive_settings(cfg, data)
         log(f"contrastive pretraining -> {folder} ({pre.epochs} epochs of {len(data.train)} images, two views each)")
         torch.manual_seed(pre.seed)
         stage = ContrastiveStage(pre, data, device)

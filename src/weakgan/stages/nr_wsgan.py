@@ -29,7 +29,7 @@ from weakgan.augment import random_erase
 from weakgan.checkpoint import load_weights
 from weakgan.config import Config, from_dict, load_yaml
 from weakgan.data.dataset import Dataset
-from weakgan.models.backbone import FEATURE_DIM, load_backbone_weights, resnet18_backbone
+from weakgan.models.backbone import load_backbone_weights, make_backbone, resolve_backbone
 from weakgan.models.gan import WSGAN, gan_to_classifier
 from weakgan.models.heads import MLPHead
 from weakgan.noise import Split
@@ -86,13 +86,13 @@ class NRWSGANStage(TeacherTargets):
         if not 0.0 <= self.erase <= 1.0:
             raise WeakganError(f"round2_erase {self.erase}: expected a probability in [0, 1]")
         k, channels = data.train.num_classes, data.train.shape[0]
-        backbone = resnet18_backbone(channels, cfg.stem)
+        backbone = make_backbone(resolve_backbone(cfg.backbone, data.train.shape), channels, cfg.stem)
         if backbone_weights:
             load_backbone_weights(backbone, backbone_weights)
         wsgan = load_wsgan_run(cfg.wsgan_run, data, split, torch.device("cpu"))
         wsgan.generator.requires_grad_(False)   # G only supplies images here
         wsgan.discriminator.requires_grad_(not self.frozen)
-        self.model = NRWSGANModel(backbone, MLPHead((FEATURE_DIM, 256, 128, k)), wsgan).to(device)
+        self.model = NRWSGANModel(backbone, MLPHead((backbone.out_dim, 256, 128, k)), wsgan).to(device)
         if cfg.channels_last:
             self.model.to(memory_format=torch.channels_last)
         self.train_model = self.model
