@@ -26,9 +26,16 @@ def _ints(text: str) -> list[int]:
         raise WeakganError(f"'{text}': expected comma-separated integers, e.g. 0,1,2") from None
 
 
+def _out_dir(text: str) -> str:
+    if not text.strip():
+        raise WeakganError("--out '': expected a folder name (an empty one would write into the current folder)")
+    return text
+
+
 def cmd_train(args) -> None:
     from weakgan.run import train_run
     cfg = resolve(args)
+    _out_dir(args.out)
     last = Path(args.out) / "checkpoints" / "last.pt"
     # a run killed while it trained its own teacher (OUT/teacher) has only that stage's checkpoint yet
     if args.resume and not last.exists() and not any(Path(args.out).glob("*/checkpoints/last.pt")):
@@ -47,6 +54,7 @@ def cmd_evaluate(args) -> None:
 def cmd_sweep(args) -> None:
     from weakgan.sweep import sweep
     cfg = resolve(args)
+    _out_dir(args.out)
     from weakgan.sweep import parse_shard
     sweep(cfg, args.models.split(","), _floats(args.fractions), _ints(args.seeds), args.out,
           shard=parse_shard(args.shard))
@@ -67,7 +75,7 @@ def cmd_reproduce(args) -> None:
     from weakgan.reproduce import preset_config, reproduce
     cfg = resolve(args, base=preset_config(args.preset))
     from weakgan.sweep import parse_shard
-    reproduce(args.preset, cfg, args.out or f"reports/{args.preset}",
+    reproduce(args.preset, cfg, _out_dir(args.out) if args.out is not None else f"reports/{args.preset}",
               _ints(args.seeds) if args.seeds else None, shard=parse_shard(args.shard),
               models=args.models.split(",") if args.models else None,
               fractions=_floats(args.fractions) if args.fractions else None)

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 import yaml
 
 from weakgan import WeakganError
+from weakgan.models.backbone import BACKBONES
+from weakgan.runtime import PRECISIONS
 
 
 @dataclass
@@ -34,6 +37,7 @@ class Config:
     # model
     backbone: str = "auto"            # auto | smallcnn | resnet18; auto = smallcnn for images up to 64 px a side
                                       # (models/backbone.py), resnet18 above
+    backbone_width: int = 64          # smallcnn: channels width/2 (stem), width, 2 width, 4 width
     stem: str = "imagenet"            # ResNet18 stem: imagenet (fast on CPU) | cifar
     backbone_weights: str = ""        # optional local weights file for the backbone (e.g. ImageNet's)
     pretrain: str = "auto"            # none | contrastive: start from a SimCLR backbone trained on the train
@@ -128,6 +132,66 @@ class Config:
         return max(1, int(round(self.epochs * n_train / self.batch_size)))
 
 
+# every model a run can train (stages/: classifier.py, gan.py, nr_wsgan.py)
+MODELS = ("clean-only", "naive", "nr", "wsgan", "nr-wsgan", "nr-wsgan-nofake", "nr-wsgan-frozen", "nr-wsgan-round2")
+
+
+# settings with a fixed set of values (device, noise and dataset have patterns of their own, checked where read)
+CHOICES = {"model": MODELS, "amp": PRECISIONS, "backbone": BACKBONES, "stem": ("imagenet", "cifar"),
+           "optimizer": ("adamw", "adam"), "pretrain": ("auto", "none", "contrastive", "teacher"),
+           "gan_labels": ("clean", "pseudo")}
+
+
+def check_choices(cfg: "Config", source: str = "config") -> None:
+    for name, allowed in CHOICES.items():
+        if getattr(cfg, name) not in allowed:
+            raise WeakganError(f"{source}: {name} '{getattr(cfg, name)}': expected one of {', '.join(allowed)}")
+
+
+def check_models(names: list[str], source: str = "config") -> None:
+    """Refuse an unknown model name, listing the known ones."""
+    for name in names:
+        if name not in MODELS:
+            raise WeakganError(f"{source}: model '{name}': expected one of {', '.join(MODELS)}")
+
+
+# The range of every numeric setting, as an interval ("[" closed, "(" open; "inf" = no bound). Checked whenever
+# a Config is built from values (flags, YAML, presets), before any data is loaded or any folder is made.
+RANGES = {
+    "seed": "[0, inf)", "clean_fraction": "(0, 1]", "channels": "[0, 3]", "image_size": "[0, inf)",
+    "test_fraction": "[0, 1)", "backbone_width": "[2, inf)", "backbone_lr_scale": "[0, inf)",
+    "contrastive_epochs": "(0, inf)", "contrastive_lr": "(0, inf)", "contrastive_batch_size": "[2, inf)",
+    "contrastive_temperature": "(0, inf)", "head_hidden": "[1, inf)", "teacher_weight": "[0, inf)",
+    "teacher_temperature": "(0, inf)", "epochs": "(0, inf)", "warm_epochs": "[0, inf)", "batch_size": "[1, inf)",
+    "clean_share": "(0, 1)", "alpha": "[0, inf)", "lr": "(0, inf)", "weight_decay": "[0, inf)", "warmup": "[0, 1)",
+    "ema": "[0, 1)", "crop_pad": "[0, inf)", "gan_steps": "[1, inf)", "gan_batch_size": "[1, inf)",
+    "gan_n_critic": "[1, inf)", "gan_gp_weight": "[0, inf)", "gan_lr": "(0, inf)", "gan_beta1": "[0, 1)",
+    "gan_beta2": "[0, 1)", "gan_z_dim": "[1, inf)", "gan_g_width": "[1, inf)", "gan_critic_width": "[1, inf)",
+    "gan_g_ema": "[0, 1)", "gan_shift": "[0, inf)", "gan_d_width": "[1, inf)", "gan_d_batch_size": "[1, inf)",
+    "gan_d_epochs": "[0, inf)", "gan_d_lr": "(0, inf)", "gan_clean_share": "[0, 1]", "gan_views": "[0, inf)",
+    "gan_fake_ratio": "[0, inf)", "gan_pseudo_threshold": "[0, 1]", "gan_pseudo_weight": "[0, inf)",
+    "gan_pseudo_warmup": "[0, 1]", "gan_unsup_weight": "[0, inf)", "gan_g_every": "[0, inf)",
+    "gan_g_lr": "(0, inf)", "gan_class_weight": "[0, inf)", "fake_share": "[0, 1)", "wsgan_lr_scale": "[0, inf)",
+    "round2_erase": "[0, 1]", "threads": "[0, inf)", "eval_batch_size": "[1, inf)", "checkpoint_every": "[1, inf)",
+}
+
+
+def _in_range(value: float, interval: str) -> bool:
+    lo, hi = (float(v) for v in interval[1:-1].split(","))
+    above = value > lo or (interval[0] == "[" and value == lo)
+    below = value < hi or (interval[-1] == "]" and value == hi)
+    return above and below
+
+
+def check_ranges(cfg: "Config", source: str = "config") -> None:
+    """Refuse the first numeric setting outside its RANGES interval (or not finite), naming its flag."""
+    for name, interval in RANGES.items():
+        value = getattr(cfg, name)
+        if not math.isfinite(value) or not _in_range(value, interval):
+            raise WeakganError(f"{source}: {name} {value!r} is out of range; expected a value in {interval} "
+                               f"(--{name.replace('_', '-')})")
+
+
 def _coerce(field_type: str, value, name: str):
     try:
         if field_type == "bool":
@@ -151,7 +215,10 @@ def from_dict(values: dict, base: Config | None = None, source: str = "config") 
         if name not in known:
             raise WeakganError(f"{source}: unknown setting '{key}'")
         out[name] = _coerce(known[name].type, value, name)
-    return Config(**out)
+    cfg = Config(**out)
+    check_ranges(cfg, source)
+    check_choices(cfg, source)
+    return cfg
 
 
 # settings that change how a run is carried out, not what it computes (nor what its metrics say)

@@ -22,7 +22,7 @@ from weakgan.checkpoint import atomic_write_text, load_weights
 from weakgan.config import Config, from_dict, load_yaml
 from weakgan.imageio import is_image_file, read_images
 from weakgan.metrics import predict_probs
-from weakgan.models.backbone import backbone_name_of, make_backbone
+from weakgan.models.backbone import backbone_of, make_backbone
 from weakgan.models.heads import Classifier, MLPHead
 from weakgan.runtime import pick_device, set_threads
 from weakgan.stages.classifier import ClassifierStage, normalization
@@ -58,7 +58,8 @@ def clean_classifier_from_weights(state: dict[str, torch.Tensor], stem: str) -> 
     linear = sorted((int(m.group(1)), v) for k, v in state.items()
                     if (m := re.fullmatch(r"clean_head\.net\.(\d+)\.weight", k)))
     widths = (linear[0][1].shape[1], *(w.shape[0] for _, w in linear))
-    model = Classifier(make_backbone(backbone_name_of(state), channels, stem), MLPHead(widths))
+    name, width = backbone_of(state)
+    model = Classifier(make_backbone(name, channels, stem, width), MLPHead(widths))
     model.load_state_dict({k: v for k, v in state.items() if k.startswith(("backbone.", "clean_head."))})
     return model.eval()
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from weakgan import WeakganError
 from weakgan.checkpoint import atomic_write_text
-from weakgan.config import Config, from_dict, load_yaml, to_yaml
+from weakgan.config import Config, check_models, from_dict, load_yaml, to_yaml
 from weakgan.report import accuracy_plot, best_model_table, comparison, results_table
 from weakgan.run import prepare_out_dir, uses_contrastive
 from weakgan.runtime import git_commit, machine
@@ -41,6 +41,7 @@ def load_preset(name: str) -> dict:
     for key in ("models", "fractions", "seeds"):
         if not isinstance(preset.get(key), list) or not preset[key]:
             raise WeakganError(f"preset '{name}': '{key}' must be a non-empty list")
+    check_models(preset["models"], f"preset '{name}'")
     return preset
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from weakgan import WeakganError
 from weakgan.checkpoint import atomic_write_text
-from weakgan.config import Config, differences, from_dict, load_yaml
+from weakgan.config import Config, check_models, differences, from_dict, load_yaml
 from weakgan.report import results_table, row_from_metrics, write_results_csv
 from weakgan.run import backbone_start, prepare_out_dir, train_run, uses_contrastive, warm_started, with_run_epochs
 from weakgan.stages.nr_wsgan import VARIANTS as NR_WSGAN
@@ -53,6 +53,7 @@ def sweep(base: Config, models: list[str], fractions: list[float], seeds: list[i
     Workers given different shards may share `out`: each run has its own folder and the summary files
     are rewritten atomically from the run folders, so concurrent workers never leave a torn file.
     """
+    check_models(models, "sweep")   # the whole grid's names before the first run starts
     out = prepare_out_dir(out)
     t0 = time.perf_counter()
     models = with_dependencies(models, base)

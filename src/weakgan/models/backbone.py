@@ -44,11 +44,13 @@ class ConvGroup(nn.Sequential):
 
 
 class SmallCNN(nn.Module):
-    """A 7-conv VGG-style network for 28-64 px images: a 3x3 stem, three ConvGroups (28 -> 14 -> 7 -> 3
-    pixels for FashionMNIST), global max-pooling. (N, C, H, W) -> (N, out_dim)."""
+    """A 7-conv VGG-style network for 28-64 px images: a 3x3 stem of width/2 channels, three ConvGroups of
+    width, 2 width, 4 width channels (28 -> 14 -> 7 -> 3 pixels for FashionMNIST), global max-pooling.
+    (N, C, H, W) -> (N, 4 width). The cost grows with width squared."""
 
-    def __init__(self, in_channels: int = 1, widths: tuple[int, int, int] = (64, 128, 256), stem_width: int = 32):
+    def __init__(self, in_channels: int = 1, width: int = 64):
         super().__init__()
+        stem_width, widths = width // 2, (width, 2 * width, 4 * width)
         self.conv1 = nn.Conv2d(in_channels, stem_width, 3, padding=1, bias=False)   # named as ResNet's first conv
         self.stem = nn.Sequential(nn.BatchNorm2d(stem_width), nn.GELU())
         chans = (stem_width, *widths)
@@ -68,18 +70,23 @@ def resolve_backbone(name: str, image_shape: tuple[int, ...]) -> str:
     return "smallcnn" if max(image_shape[-2:]) <= SMALL_MAX_SIDE else "resnet18"
 
 
-def make_backbone(name: str, in_channels: int, stem: str = "imagenet") -> nn.Module:
-    """A backbone by its resolved name; it has `out_dim`, the size of its feature vectors."""
+def make_backbone(name: str, in_channels: int, stem: str = "imagenet", width: int = 64) -> nn.Module:
+    """A backbone by its resolved name (stem: ResNet18's, width: smallcnn's); it has `out_dim`, the size of its
+    feature vectors."""
     if name == "smallcnn":
-        return SmallCNN(in_channels)
+        if width < 2:
+            raise WeakganError(f"backbone_width {width}: expected an integer >= 2")
+        return SmallCNN(in_channels, width)
     if name == "resnet18":
         return resnet18_backbone(in_channels, stem)
     raise WeakganError(f"backbone '{name}': expected smallcnn or resnet18")
 
 
-def backbone_name_of(state: dict[str, torch.Tensor], prefix: str = "backbone.") -> str:
-    """Which backbone a saved state dict holds (runs from before the backbone setting are ResNet18s)."""
-    return "smallcnn" if f"{prefix}stages.0.0.weight" in state else "resnet18"
+def backbone_of(state: dict[str, torch.Tensor], prefix: str = "backbone.") -> tuple[str, int]:
+    """(name, width) of the backbone a saved state dict holds (runs from before the backbone setting are
+    ResNet18s; width is smallcnn's, 64 for ResNet18)."""
+    key = f"{prefix}stages.0.0.weight"
+    return ("smallcnn", int(state[key].shape[0])) if key in state else ("resnet18", 64)
 
 
 def resnet18_backbone(in_channels: int = 1, stem: str = "imagenet") -> nn.Module:

@@ -121,7 +121,8 @@ class ClassifierStage(TeacherTargets):
             raise WeakganError(f"model '{cfg.model}': expected one of {', '.join(MODELS)}")
         self.cfg, self.device = cfg, device
         k, channels = data.train.num_classes, data.train.shape[0]
-        backbone = make_backbone(resolve_backbone(cfg.backbone, data.train.shape), channels, cfg.stem)
+        backbone = make_backbone(resolve_backbone(cfg.backbone, data.train.shape), channels, cfg.stem,
+                                 cfg.backbone_width)
         if backbone_weights:
             load_backbone_weights(backbone, backbone_weights)
         clean_head = MLPHead((backbone.out_dim, cfg.head_hidden, k))

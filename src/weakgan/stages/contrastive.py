@@ -37,9 +37,9 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Ten
 
 
 class SimCLR(nn.Module):
-    def __init__(self, in_channels: int, backbone: str, stem: str, proj_dim: int = 128):
+    def __init__(self, in_channels: int, backbone: str, stem: str, width: int, proj_dim: int = 128):
         super().__init__()
-        self.backbone = make_backbone(backbone, in_channels, stem)
+        self.backbone = make_backbone(backbone, in_channels, stem, width)
         d = self.backbone.out_dim
         self.projector = nn.Sequential(nn.Linear(d, d), nn.BatchNorm1d(d), nn.ReLU(inplace=True),
                                        nn.Linear(d, proj_dim))
@@ -51,7 +51,7 @@ class SimCLR(nn.Module):
 class ContrastiveStage:
     def __init__(self, cfg: Config, data: Dataset, device: torch.device):
         self.cfg = cfg
-        self.model = SimCLR(data.train.shape[0], cfg.backbone, cfg.stem).to(device)
+        self.model = SimCLR(data.train.shape[0], cfg.backbone, cfg.stem, cfg.backbone_width).to(device)
         if cfg.channels_last:
             self.model.to(memory_format=torch.channels_last)
         self.batches = MixedBatches({"all": torch.arange(len(data.train))}, {"all": cfg.batch_size}, cfg.seed)
@@ -89,7 +89,7 @@ def cache_key(cfg: Config, data: Dataset) -> str:
     h = hashlib.sha256(data.train.images.numpy().tobytes())
     pre = contrastive_settings(cfg, data)
     h.update(json.dumps({k: getattr(pre, k) for k in (
-        "backbone", "stem", "seed", "epochs", "lr", "batch_size", "contrastive_temperature", "optimizer", "warmup",
+        "backbone", "backbone_width", "stem", "seed", "epochs", "lr", "batch_size", "contrastive_temperature", "optimizer", "warmup",
         "amp")}, sort_keys=True).encode())
     return h.hexdigest()[:12]
 

@@ -86,7 +86,8 @@ class NRWSGANStage(TeacherTargets):
         if not 0.0 <= self.erase <= 1.0:
             raise WeakganError(f"round2_erase {self.erase}: expected a probability in [0, 1]")
         k, channels = data.train.num_classes, data.train.shape[0]
-        backbone = make_backbone(resolve_backbone(cfg.backbone, data.train.shape), channels, cfg.stem)
+        backbone = make_backbone(resolve_backbone(cfg.backbone, data.train.shape), channels, cfg.stem,
+                                 cfg.backbone_width)
         if backbone_weights:
             load_backbone_weights(backbone, backbone_weights)
         wsgan = load_wsgan_run(cfg.wsgan_run, data, split, torch.device("cpu"))
