@@ -84,7 +84,8 @@ def test_run_records_backbone_precision_and_provenance(tiny_fashion, tmp_path):
     out = tmp_path / "run"
     run_cli("train", "--model", "clean-only", "--data-dir", str(tiny_fashion), *TINY, "--out", str(out))
     cfg = yaml.safe_load((out / "config.yaml").read_text())
-    assert cfg["backbone"] == "smallcnn" and cfg["amp"] == "auto"   # auto resolved with the data, amp per run
+    # auto resolved with the data (FashionMNIST: flips on), amp per run
+    assert (cfg["backbone"], cfg["hflip"], cfg["amp"]) == ("smallcnn", "on", "auto")
     m = json.loads((out / "metrics.json").read_text())
     assert m["precision"] == "none" and ("too short" in m["precision_reason"] or "no native" in m["precision_reason"])
     assert m["torch"] == torch.__version__ and m["commit"] and m["machine"] and m["threads"] == 1

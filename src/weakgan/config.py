@@ -73,7 +73,9 @@ class Config:
     warmup: float = 0.03              # share of steps with linear warm-up; cosine decay after
     ema: float = 0.999                # decay of the weight average used for evaluation; 0 = off
     crop_pad: int = 2                 # random translation by up to this many pixels
-    hflip: bool = True
+    hflip: str = "auto"               # horizontal flips in training and mirror-averaged predictions (tta): on | off
+                                      # | auto = on for FashionMNIST (its classes look the same mirrored), off for
+                                      # your own images (digits, text, many medical images do not)
     vflip: bool = False
     # WSGAN (stages/gan.py): stage 1 generator pretraining, stage 2/3 discriminator-classifier
     gan_labels: str = 'clean'             # labels G is conditioned on: clean | pseudo (clean + confident
@@ -124,9 +126,13 @@ class Config:
                                       # unless it has native bf16 and a timing probe finds bf16 faster (runtime.py)
     compile: bool = False             # torch.compile the training model (worth it on CUDA for long runs)
     eval_batch_size: int = 1024
-    tta: bool = True                  # test predictions: mean over each image and its mirror (if trained with hflip)
+    tta: bool = True                  # predictions: mean over each image and its mirror (where hflip is on)
     checkpoint_every: int = 200       # steps between checkpoints
     progress: bool = True
+
+    def mirrored(self) -> bool:
+        """Whether this (resolved) run trains with horizontal flips and averages predictions with the mirror."""
+        return self.hflip == "on"
 
     def steps(self, n_train: int) -> int:
         return max(1, int(round(self.epochs * n_train / self.batch_size)))
@@ -139,7 +145,7 @@ MODELS = ("clean-only", "naive", "nr", "wsgan", "nr-wsgan", "nr-wsgan-nofake", "
 # settings with a fixed set of values (device, noise and dataset have patterns of their own, checked where read)
 CHOICES = {"model": MODELS, "amp": PRECISIONS, "backbone": BACKBONES, "stem": ("imagenet", "cifar"),
            "optimizer": ("adamw", "adam"), "pretrain": ("auto", "none", "contrastive", "teacher"),
-           "gan_labels": ("clean", "pseudo")}
+           "gan_labels": ("clean", "pseudo"), "hflip": ("auto", "on", "off")}
 
 
 def check_choices(cfg: "Config", source: str = "config") -> None:
@@ -214,6 +220,8 @@ def from_dict(values: dict, base: Config | None = None, source: str = "config") 
         name = key.replace("-", "_")
         if name not in known:
             raise WeakganError(f"{source}: unknown setting '{key}'")
+        if name == "hflip" and isinstance(value, bool):   # config.yaml of runs from before 'auto'
+            value = "on" if value else "off"
         out[name] = _coerce(known[name].type, value, name)
     cfg = Config(**out)
     check_ranges(cfg, source)

@@ -1,9 +1,10 @@
 """A run's clean classifier as one self-contained file: TorchScript or ONNX.
 
 The exported module takes float32 images (N, C, H, W) scaled to [0, 1] (uint8 pixels / 255) at the
-run's channel count and size, and returns the clean net's logits (N, K). The run's input
-normalization is inside it. The heads were trained with sigmoid + BCE, so class probabilities are
-sigmoid(logits) divided by their sum over classes (what `weakgan predict` reports).
+run's channel count and size, and returns the class probabilities (N, K) that `weakgan predict` gives for
+the same images: the run's input normalization, the clean net, its score (sigmoid scores renormalized, for
+heads trained with sigmoid + BCE) and, where the run predicts that way (tta with hflip), the mean with the
+mirror image's probabilities, are all inside it.
 
 Class names, input shape and this contract travel inside the file as JSON: TorchScript as the extra
 file weakgan.json, ONNX as the metadata property "weakgan".
@@ -26,23 +27,34 @@ METADATA_KEY = "weakgan"
 ONNX_OPSET = 18
 
 
-class NormalizedClassifier(nn.Module):
-    """[0, 1] images -> clean-net logits, with the run's (x - mean) / std inside."""
+class ExportedClassifier(nn.Module):
+    """[0, 1] images -> class probabilities, as metrics.predict_probs computes them for `weakgan predict`."""
 
-    def __init__(self, classifier: nn.Module, mean: float, std: float):
+    def __init__(self, classifier: nn.Module, mean: float, std: float, sigmoid: bool, mirror: bool):
         super().__init__()
-        self.classifier = classifier
+        self.classifier, self.sigmoid, self.mirror = classifier, sigmoid, mirror
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32))
 
+    def probabilities(self, images: torch.Tensor) -> torch.Tensor:
+        logits = self.classifier((images - self.mean) / self.std)
+        if self.sigmoid:
+            s = torch.sigmoid(logits)
+            return s / s.sum(1, keepdim=True)
+        return torch.softmax(logits, 1)
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.classifier((images - self.mean) / self.std)
+        probs = self.probabilities(images)
+        if self.mirror:
+            probs = (probs + self.probabilities(images.flip(-1))) / 2
+        return probs
 
 
-def export_metadata(class_names: list[str], input_shape: tuple[int, int, int], run_dir: Path) -> dict:
+def export_metadata(class_names: list[str], input_shape: tuple[int, int, int], run_dir: Path, mirror: bool) -> dict:
     return {"class_names": class_names, "input_shape": list(input_shape),
             "input": "float32 (N, C, H, W) images scaled to [0, 1] (uint8 / 255)",
-            "output": "clean-net logits (N, K); probabilities = sigmoid(logits) / sum over classes",
+            "output": "class probabilities (N, K), rows summing to 1, as `weakgan predict` gives them"
+                      + (" (mean over each image and its mirror image)" if mirror else ""),
             "run": str(run_dir)}
 
 
@@ -76,9 +88,11 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None) -> 
     run_dir = Path(run_dir)
     clf = load_trained_classifier(run_dir, device="cpu")
     # a plain contiguous fp32 CPU module: what both exporters trace most portably
-    module = NormalizedClassifier(clf.model.to(memory_format=torch.contiguous_format), clf.mean, clf.std).eval()
+    mirror = clf.cfg.tta and clf.cfg.mirrored()   # what clf.probabilities (predict) does
+    module = ExportedClassifier(clf.model.to(memory_format=torch.contiguous_format), clf.mean, clf.std,
+                                clf.score == "sigmoid", mirror).eval()
     example = torch.rand(2, *clf.input_shape)
     path = Path(out) if out else run_dir / FORMATS[fmt]
-    metadata = export_metadata(clf.class_names, clf.input_shape, run_dir)
+    metadata = export_metadata(clf.class_names, clf.input_shape, run_dir, mirror)
     (export_torchscript if fmt == "torchscript" else export_onnx)(module, example, path, metadata)
     return path

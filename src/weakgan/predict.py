@@ -45,7 +45,7 @@ class TrainedClassifier:
     def probabilities(self, images: torch.Tensor, flip: bool | None = None) -> np.ndarray:
         """uint8 (N, C, H, W) images of input_shape -> (N, K) class probabilities, rows summing to 1;
         averaged with the mirror images' when flip is True (None: when the run evaluates that way, tta)."""
-        flip = self.cfg.tta and self.cfg.hflip if flip is None else flip
+        flip = self.cfg.tta and self.cfg.mirrored() if flip is None else flip
         return predict_probs(self.model, images, self.score, self.mean, self.std, self.device,
                              self.cfg.eval_batch_size, self.cfg.channels_last, flip=flip).numpy()
 

@@ -55,9 +55,11 @@ def prepare_out_dir(out: str | Path) -> Path:
 
 def resolve_auto(cfg: Config, data: Dataset) -> Config:
     """The settings 'auto' resolves with the data: noise (the labels a user dataset supplies, else the
-    paper's permutation noise) and backbone (by image size, models/backbone.py)."""
+    paper's permutation noise), backbone (by image size, models/backbone.py) and hflip (on for FashionMNIST,
+    whose classes are mirror-symmetric; off for a user's images, where that is not known)."""
     noise = cfg.noise if cfg.noise != "auto" else "given" if data.given_labels is not None else "permutation"
-    return dataclasses.replace(cfg, noise=noise, backbone=resolve_backbone(cfg.backbone, data.train.shape))
+    hflip = cfg.hflip if cfg.hflip != "auto" else "on" if cfg.dataset == "fashion-mnist" else "off"
+    return dataclasses.replace(cfg, noise=noise, hflip=hflip, backbone=resolve_backbone(cfg.backbone, data.train.shape))
 
 
 def load_or_make_split(cfg: Config, data: Dataset, out: Path) -> Split:
@@ -83,7 +85,7 @@ def evaluate(model: torch.nn.Module, score: str, data: Dataset, mean: float, std
     info = info or DistInfo(0, 1, device)
     shard = data.test.images[info.rank::info.world]
     probs = predict_probs(model, shard, score, mean, std, device, cfg.eval_batch_size, cfg.channels_last,
-                          flip=cfg.tta and cfg.hflip)
+                          flip=cfg.tta and cfg.mirrored())
     probs = gather_rows(probs.to(device), len(data.test), info).cpu().numpy()
     targets = data.test.targets.numpy()
     metrics = classification_metrics(probs, targets, data.class_names)

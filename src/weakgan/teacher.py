@@ -69,7 +69,7 @@ def teacher_targets(run_dir: str | Path, data: Dataset, split: Split, temperatur
     noisy = torch.as_tensor(split.noisy_idx, dtype=torch.long)
     images = data.train.images[noisy]
     # the mean over each image and its mirror image, whatever the teacher run's own tta setting
-    probs = torch.from_numpy(teacher.probabilities(images, flip=teacher.cfg.hflip))
+    probs = torch.from_numpy(teacher.probabilities(images, flip=teacher.cfg.mirrored()))
     k = data.train.num_classes
     prior = torch.bincount(data.train.targets[torch.as_tensor(split.clean_idx)], minlength=k).float()
     out = torch.zeros(split.n_train, k)

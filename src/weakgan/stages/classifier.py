@@ -103,7 +103,7 @@ class Batcher:
     def __call__(self, idx: torch.Tensor, train: bool = True) -> torch.Tensor:
         x = (self.images[idx.to(self.images.device)].float() / 255.0 - self.mean) / self.std
         if train:
-            x = augment(x, self.gen, self.cfg.crop_pad, self.cfg.hflip, self.cfg.vflip)
+            x = augment(x, self.gen, self.cfg.crop_pad, self.cfg.mirrored(), self.cfg.vflip)
         return x.contiguous(memory_format=self.memory_format)
 
 

@@ -284,7 +284,7 @@ class WSGANClassifierStage:
         self.mean, self.std = normalization(data.train.images)
         self.batcher = Batcher(data.train.images, self.mean, self.std, device, cfg, seed=cfg.seed + 1)
         self.gen = torch.Generator().manual_seed(cfg.seed + 3 + 1000 * rank)   # views, latents, fake labels
-        self.view_args = {"fill": -self.mean / self.std, "hflip": cfg.hflip, "vflip": cfg.gan_vflip}
+        self.view_args = {"fill": -self.mean / self.std, "hflip": cfg.mirrored(), "vflip": cfg.gan_vflip}
         self.total = total_steps or cfg.steps(split.n_train)
         self.pseudo_from = int(cfg.gan_pseudo_warmup * self.total)
 
