@@ -4,7 +4,8 @@ With the paper's permutation noise the noisy labels say nothing about the images
 model the noisy 9/10 of every batch only regularizes, and the clean net learns from 1/10 of the batch.
 Here the clean net also learns from the noisy images, the way Noisy Student (Xie et al., CVPR 2020)
 does: a teacher that never read a noisy label (the clean-only run of the same split) predicts every
-non-clean training image once, averaged over a horizontal flip where the teacher trained with flips;
+non-clean training image once, as `weakgan predict` would (averaged over a horizontal flip where the
+teacher trained with flips and predicts with tta);
 the predictions are aligned to the class prior (distribution alignment, Berthelot et al., ReMixMatch:
 confident easy classes must not take over the pseudo-labels) and sharpened with a temperature; the
 student's clean net is trained toward them on augmented views with the same sigmoid cross-entropy as the
@@ -68,8 +69,9 @@ def teacher_targets(run_dir: str | Path, data: Dataset, split: Split, temperatur
         raise WeakganError(f"{run_dir}: teacher's classes or image shape differ from this dataset")
     noisy = torch.as_tensor(split.noisy_idx, dtype=torch.long)
     images = data.train.images[noisy]
-    # the mean over each image and its mirror image, whatever the teacher run's own tta setting
-    probs = torch.from_numpy(teacher.probabilities(images, flip=teacher.cfg.mirrored()))
+    # what `weakgan predict` gives with the teacher run: the mean over each image and its mirror image where
+    # that run trained with flips and predicts with tta (the default)
+    probs = torch.from_numpy(teacher.probabilities(images))
     k = data.train.num_classes
     prior = torch.bincount(data.train.targets[torch.as_tensor(split.clean_idx)], minlength=k).float()
     out = torch.zeros(split.n_train, k)
