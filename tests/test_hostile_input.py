@@ -14,7 +14,7 @@ CASES = [  # (arguments after `weakgan`, text the error line must hold)
     (["train", "--ema", "1.5"], "ema 1.5 is out of range"),
     (["train", "--threads", "-1"], "threads -1 is out of range"),
     (["train", "--clean-fraction", "1.5"], "clean_fraction 1.5 is out of range"),
-    (["train", "--lr", "0"], "lr 0.0 is out of range"),
+    (["train", "--lr", "-1"], "lr -1.0 is out of range"),
     (["train", "--amp", "fast"], "amp 'fast': expected one of auto, none, bf16, fp16"),
     (["train", "--backbone", "vgg"], "backbone 'vgg': expected one of auto, smallcnn, resnet18"),
     (["train", "--model", "unknown"], "model 'unknown': expected one of clean-only, naive, nr, wsgan, nr-wsgan,"),

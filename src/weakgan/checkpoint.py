@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
+import socket
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -13,6 +15,16 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from weakgan import WeakganError
+
+
+def _file_mode() -> int:
+    """The mode a plain open() would give a new file under this process's umask (mkstemp's files are 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+FILE_MODE = _file_mode()
 
 
 def atomic_write(path: str | Path, write: Callable[[str], None]) -> None:
@@ -26,6 +38,7 @@ def atomic_write(path: str | Path, write: Callable[[str], None]) -> None:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, FILE_MODE)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -79,7 +92,89 @@ def load_checkpoint(path: str | Path) -> dict:
     except FileNotFoundError:
         raise WeakganError(f"{path}: checkpoint not found") from None
     except Exception as e:  # noqa: BLE001 - includes the unpickler refusing a non-tensor object
-        raise WeakganError(f"{path}: refused to load checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:160]})") from None
+        first_line = (str(e).splitlines() or ["empty or truncated file"])[0][:160]
+        raise WeakganError(f"{path}: refused to load checkpoint ({type(e).__name__}: {first_line})") from None
+
+
+def all_finite(state) -> bool:
+    """Whether every floating-point tensor in a (nested) state is free of NaN and inf."""
+    if isinstance(state, torch.Tensor):
+        return not state.is_floating_point() or bool(torch.isfinite(state).all())
+    if isinstance(state, dict):
+        return all(all_finite(v) for v in state.values())
+    if isinstance(state, (list, tuple)):
+        return all(all_finite(v) for v in state)
+    return True
+
+
+def read_json(path: str | Path):
+    """A JSON file of a run folder; a missing, unreadable or corrupt one is one clear error."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except OSError as e:
+        raise WeakganError(f"{path}: cannot read ({e.strerror})") from None
+    except ValueError as e:
+        raise WeakganError(f"{path}: not valid JSON ({e}); the run folder is damaged") from None
+
+
+def check_writable(path: str | Path) -> Path:
+    """Prove that `path` can be written (its folder is made if missing) before any long work is done."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+        if path.is_dir():
+            raise IsADirectoryError(21, "a folder is in the way")
+        if path.exists() and not os.access(path, os.W_OK):
+            raise PermissionError(13, "Permission denied")
+    except OSError as e:
+        raise WeakganError(f"{path}: cannot write here ({e.strerror})") from None
+    return path
+
+
+def remove_temp_files(folder: str | Path) -> list[Path]:
+    """Delete the temporary files that interrupted atomic writes left in a folder and its checkpoints/."""
+    folder = Path(folder)
+    stale = [p for d in (folder, folder / "checkpoints") for p in d.glob(".*.tmp") if p.is_file()]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | Path, log=None):
+    """Keep every other process out of a run folder while this one uses it: an exclusive flock on
+    FOLDER/.lock (the kernel releases it when the holder exits, even on kill -9), whose text names the
+    holder. A lock file still naming a holder was left by a process that died: it is taken over, with a
+    message, and the temporary files of that process's interrupted writes are removed."""
+    folder = Path(folder)
+    f = open(folder / ".lock", "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        holder = f.read().strip() or "another process"
+        f.close()
+        raise WeakganError(f"{folder}: in use by {holder}; wait for it to finish, or use another --out folder") from None
+    f.seek(0)
+    previous = f.read().strip()
+    if previous and log:
+        log(f"{folder}: taking over the lock left by {previous}, which is no longer running")
+    remove_temp_files(folder)
+    f.seek(0)
+    f.truncate()
+    f.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+    f.flush()
+    try:
+        yield
+    finally:
+        f.seek(0)
+        f.truncate()
+        f.flush()
+        fcntl.flock(f, fcntl.LOCK_UN)
+        f.close()
 
 
 @contextlib.contextmanager

@@ -40,7 +40,7 @@ def cmd_train(args) -> None:
     # a run killed while it trained its own teacher (OUT/teacher) has only that stage's checkpoint yet
     if args.resume and not last.exists() and not any(Path(args.out).glob("*/checkpoints/last.pt")):
         raise WeakganError(f"{last}: no checkpoint to resume from; drop --resume to start a fresh run")
-    m = train_run(cfg, args.out)
+    m = train_run(cfg, args.out, override=args.override)
     print(f"{cfg.model} p={m['clean_fraction']} {m['noise']} seed {cfg.seed}: top1 {m['top1']:.4f} "
           f"top3 {m['top3']:.4f} macro AP {m['macro_ap']:.4f} ({m['train_seconds']:.0f}s) -> {args.out}")
 
@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true",
                    help="continue from OUT/checkpoints/last.pt and fail if it is missing (re-running the "
                         "same command without this flag also resumes, or starts fresh)")
+    t.add_argument("--override", action="store_true",
+                   help="continue a run folder started with other settings, with these ones (recorded in "
+                        "OUT/history.json); without it such a re-run is refused")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="re-evaluate a finished run on the test set")
@@ -139,6 +142,10 @@ def main(argv: list[str] | None = None) -> int:
         args.func(args)
     except WeakganError as e:
         print(f"weakgan: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:   # a file the work needed could not be read or written: name it, no traceback
+        where = e.filename or "a file"
+        print(f"weakgan: error: {where}: {e.strerror or e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("weakgan: interrupted", file=sys.stderr)

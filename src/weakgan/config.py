@@ -169,7 +169,7 @@ RANGES = {
     "contrastive_epochs": "(0, inf)", "contrastive_lr": "(0, inf)", "contrastive_batch_size": "[2, inf)",
     "contrastive_temperature": "(0, inf)", "head_hidden": "[1, inf)", "teacher_weight": "[0, inf)",
     "teacher_temperature": "(0, inf)", "epochs": "(0, inf)", "warm_epochs": "[0, inf)", "batch_size": "[1, inf)",
-    "clean_share": "(0, 1)", "alpha": "[0, inf)", "lr": "(0, inf)", "weight_decay": "[0, inf)", "warmup": "[0, 1)",
+    "clean_share": "(0, 1)", "alpha": "[0, inf)", "lr": "[0, inf)", "weight_decay": "[0, inf)", "warmup": "[0, 1)",
     "ema": "[0, 1)", "crop_pad": "[0, inf)", "gan_steps": "[1, inf)", "gan_batch_size": "[1, inf)",
     "gan_n_critic": "[1, inf)", "gan_gp_weight": "[0, inf)", "gan_lr": "(0, inf)", "gan_beta1": "[0, 1)",
     "gan_beta2": "[0, 1)", "gan_z_dim": "[1, inf)", "gan_g_width": "[1, inf)", "gan_critic_width": "[1, inf)",

@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 
 from weakgan import WeakganError
-from weakgan.checkpoint import atomic_write
+from weakgan.checkpoint import atomic_write, check_writable
 from weakgan.predict import load_trained_classifier
 
 FORMATS = {"torchscript": "model.torchscript.pt", "onnx": "model.onnx"}
@@ -86,13 +86,13 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None) -> 
     if fmt not in FORMATS:
         raise WeakganError(f"format '{fmt}': expected {' or '.join(FORMATS)}")
     run_dir = Path(run_dir)
+    path = check_writable(Path(out) if out else run_dir / FORMATS[fmt])
     clf = load_trained_classifier(run_dir, device="cpu")
     # a plain contiguous fp32 CPU module: what both exporters trace most portably
     mirror = clf.cfg.tta and clf.cfg.mirrored()   # what clf.probabilities (predict) does
     module = ExportedClassifier(clf.model.to(memory_format=torch.contiguous_format), clf.mean, clf.std,
                                 clf.score == "sigmoid", mirror).eval()
     example = torch.rand(2, *clf.input_shape)
-    path = Path(out) if out else run_dir / FORMATS[fmt]
     metadata = export_metadata(clf.class_names, clf.input_shape, run_dir, mirror)
     (export_torchscript if fmt == "torchscript" else export_onnx)(module, example, path, metadata)
     return path

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from weakgan import WeakganError
-from weakgan.checkpoint import atomic_write, atomic_write_text
+from weakgan.checkpoint import atomic_write, atomic_write_text, check_writable
 from weakgan.data import load_dataset
 from weakgan.metrics import average_precision
 from weakgan.noise import UNLABELLED, Split
@@ -104,6 +104,8 @@ def find_label_issues(run_dir: str | Path, top: int = 0, device: str = "auto") -
     if top < 0:
         raise WeakganError(f"--top {top}: expected a number of rows, or 0 for all")
     run_dir = Path(run_dir)
+    for name in ("pred_probs.npy", "given_labels.npy", "label_issues.csv", "label_issues.json"):
+        check_writable(run_dir / name)   # a read-only run folder is refused before the work, not after
     clf = load_trained_classifier(run_dir, device)
     data = load_dataset(clf.cfg.dataset, clf.cfg.data_dir, False, cfg=clf.cfg)
     split = Split.load(run_dir)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ import numpy as np
 import torch
 
 from weakgan import WeakganError
-from weakgan.checkpoint import atomic_write_text, load_weights
+from weakgan.checkpoint import atomic_write_text, check_writable, load_weights, read_json
 from weakgan.config import Config, from_dict, load_yaml
 from weakgan.imageio import is_image_file, read_images
 from weakgan.metrics import predict_probs
@@ -84,9 +83,11 @@ def load_trained_classifier(run_dir: str | Path, device: str = "auto") -> Traine
     model = clean_classifier_from_weights(state, cfg.stem).to(dev)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
-    class_names = json.loads((run_dir / "classes.json").read_text())
+    class_names = read_json(run_dir / "classes.json")
+    if not isinstance(class_names, list) or not all(isinstance(c, str) for c in class_names):
+        raise WeakganError(f"{run_dir / 'classes.json'}: expected a list of class names")
     metrics_path = run_dir / "metrics.json"
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    metrics = read_json(metrics_path) if metrics_path.is_file() else {}
     if "normalization" in metrics and "input_shape" in metrics:
         (mean, std), shape = metrics["normalization"], tuple(metrics["input_shape"])
     else:
@@ -128,6 +129,9 @@ def predictions_csv(names: list[str], probs: np.ndarray, class_names: list[str],
 def predict(run_dir: str | Path, target: str | Path, top_k: int = 3, out: str | Path | None = "predictions.csv",
             figure: str | Path | None = None, device: str = "auto", log=print) -> np.ndarray:
     """Probabilities (N, K) for the images at `target`; printed, written to `out` and drawn in `figure`."""
+    for path in (out, figure):
+        if path:
+            check_writable(path)
     clf = load_trained_classifier(run_dir, device)
     top_k = max(1, min(top_k, len(clf.class_names)))
     paths = find_images(target)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -15,8 +16,8 @@ import numpy as np
 import torch
 
 from weakgan import WeakganError
-from weakgan.checkpoint import atomic_write_text, load_weights, save_weights
-from weakgan.config import Config, from_dict, load_yaml, to_yaml
+from weakgan.checkpoint import atomic_write_text, check_writable, folder_lock, load_weights, read_json, save_weights
+from weakgan.config import Config, differences, from_dict, load_yaml, to_yaml
 from weakgan.predict import read_run_config
 from weakgan.data import load_dataset
 from weakgan.data.dataset import Dataset
@@ -161,13 +162,22 @@ def make_stage(cfg: Config, data: Dataset, split: Split, device: torch.device, w
     return ClassifierStage(cfg, data, split, device, weights, rank, world)
 
 
-def train_run(cfg: Config, out: str | Path) -> dict:
+def train_run(cfg: Config, out: str | Path, override: bool = False) -> dict:
+    """Train one run into `out` (resuming it if it was started with the same settings; with override, also
+    if it was started with others: the change is recorded in out/history.json). The main process holds the
+    folder's lock throughout."""
     if cfg.noise != "auto":
         parse_noise(cfg.noise)  # fail on a bad setting before touching data or disk
     info = distributed.setup(cfg.device)
     out = Path(out)
-    if info.main:
-        check_run_folder(cfg, out)
+    if not info.main:
+        return _train(cfg, out, info, override)
+    check_run_folder(cfg, out)
+    with folder_lock(out, log=lambda msg: print(f"weakgan: {msg}", file=sys.stderr)):
+        return _train(cfg, out, info, override)
+
+
+def _train(cfg: Config, out: Path, info: DistInfo, override: bool) -> dict:
     threads = set_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     data = load_dataset(cfg.dataset, cfg.data_dir, cfg.download, cfg=cfg)
@@ -179,10 +189,11 @@ def train_run(cfg: Config, out: str | Path) -> dict:
         # no teacher given: train the clean-only one first (resumable, like the run itself)
         teacher = out / "teacher"
         if not (teacher / "metrics.json").exists():
-            train_run(dataclasses.replace(cfg, model="clean-only"), teacher)
+            train_run(dataclasses.replace(cfg, model="clean-only"), teacher, override)
         cfg = dataclasses.replace(cfg, teacher_run=str(teacher))
     cfg = with_run_epochs(cfg)   # after the teacher, which trains the full epochs
     if info.main:   # rank 0 writes the split and does shared pretraining; the others then read them
+        check_same_settings(cfg, out, override)
         split = load_or_make_split(cfg, data, out)
         atomic_write_text(out / "config.yaml", to_yaml(cfg))
         atomic_write_text(out / "classes.json", json.dumps(data.class_names) + "\n")
@@ -227,16 +238,39 @@ def check_run_folder(cfg: Config, out: Path) -> None:
     """The folder must be writable and hold nothing but (a resumable part of) this same run."""
     prepare_out_dir(out)
     if (out / "config.yaml").exists():
-        saved = from_dict(load_yaml(out / "config.yaml"))
+        saved = read_config(out / "config.yaml")
         if (saved.model, saved.stem, saved.dataset) != (cfg.model, cfg.stem, cfg.dataset):
             raise WeakganError(f"{out}/config.yaml: this folder holds a run of model '{saved.model}' "
                                f"({saved.dataset}); use a new --out folder")
+
+
+def check_same_settings(cfg: Config, out: Path, override: bool) -> None:
+    """A folder holds one run: a run started with other settings (all but the runtime-only ones) is refused,
+    naming them, unless override asks to continue it with the new ones; that change goes into history.json."""
+    if not (out / "config.yaml").exists():
+        return
+    changed = differences(read_config(out / "config.yaml"), cfg)
+    if not changed:
+        return
+    if not override:
+        raise WeakganError(f"{out}: this folder holds a run started with other settings ({'; '.join(changed[:4])}"
+                           f"{'; ...' if len(changed) > 4 else ''}); re-run with its settings to resume it, use a new "
+                           "--out folder, or add --override to continue it with the new settings")
+    history = read_json(out / "history.json") if (out / "history.json").exists() else []
+    history.append({"date": provenance()["date"], "override": changed})
+    atomic_write_text(out / "history.json", json.dumps(history, indent=1) + "\n")
+
+
+def read_config(path: Path) -> Config:
+    return from_dict(load_yaml(path), source=str(path))
 
 
 def evaluate_run(run_dir: str | Path) -> dict:
     """Re-evaluate a finished run from its folder (config.yaml + model.safetensors)."""
     run_dir = Path(run_dir)
     cfg = read_run_config(run_dir)
+    check_writable(run_dir / "metrics.json")   # before the work, not after it
+    check_writable(run_dir / "predictions.png")
     set_threads(cfg.threads)
     device = pick_device(cfg.device)
     data = load_dataset(cfg.dataset, cfg.data_dir, False, cfg=cfg)
@@ -244,7 +278,7 @@ def evaluate_run(run_dir: str | Path) -> dict:
     stage = make_stage(cfg, data, split, device)
     stage.model.load_state_dict(load_weights(run_dir / "model.safetensors"))
     metrics = evaluate(stage.model, stage.score, data, stage.mean, stage.std, cfg, device, run_dir)
-    old = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").exists() else {}
+    old = read_json(run_dir / "metrics.json") if (run_dir / "metrics.json").exists() else {}
     old.update(metrics)
     atomic_write_text(run_dir / "metrics.json", json.dumps(old, indent=2) + "\n")
     return old

@@ -15,7 +15,7 @@ import torch
 from tqdm import tqdm
 
 from weakgan import WeakganError
-from weakgan.checkpoint import load_checkpoint, save_checkpoint
+from weakgan.checkpoint import all_finite, load_checkpoint, save_checkpoint
 from weakgan.config import Config
 from weakgan.runtime import PROBE_MIN_STEPS, autocast, choose_precision, training_speed
 
@@ -121,12 +121,30 @@ class LossStep:
                 "precision": [self.precision, self.precision_reason]}
 
     def load_state_dict(self, state: dict) -> None:
+        # the optimizer's hyperparameters are this run's settings, not the checkpoint's: they are equal on a
+        # plain resume, and differ only when a run is continued with --override (say, a lower lr after a
+        # divergence), which must then train with the new ones
+        wanted = [{k: v for k, v in g.items() if k != "params"} for g in self.opt.param_groups]
         self.opt.load_state_dict(state["optimizer"])
         self.sched.load_state_dict(state["scheduler"])
+        self.sched.base_lrs = [g["initial_lr"] for g in wanted]
+        for group, hyper, factor in zip(self.opt.param_groups, wanted, self.sched.lr_lambdas):
+            group.update(hyper, lr=hyper["initial_lr"] * factor(self.sched.last_epoch))
         self.scaler.load_state_dict(state["scaler"])
         self.stage.load_state_dict(state["stage"])
         if "precision" in state:   # a resumed run keeps the precision it started with
             self.precision, self.precision_reason = state["precision"]
+
+
+def clone_state(state):
+    """A deep copy of a (nested) training state whose tensors are detached CPU copies."""
+    if isinstance(state, torch.Tensor):
+        return state.detach().to("cpu", copy=True)
+    if isinstance(state, dict):
+        return {k: clone_state(v) for k, v in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(clone_state(v) for v in state)
+    return state
 
 
 class NonFiniteLoss(Exception):
@@ -191,18 +209,33 @@ def fit(stage, cfg: Config, total_steps: int, ckpt_path: Path, identity: dict, n
         start, history, elapsed = state["step"], state["history"], state["elapsed"]
         running = state.get("running", {})
 
-    def save(step: int) -> None:
-        if not main:
-            return
-        save_checkpoint(ckpt_path, {
-            "signature": sig, "step": step, "model": model.state_dict(), "step_fn": step_fn.state_dict(),
-            "ema": ema.shadow if ema is not None else {}, "rng": rng_states(),
-            "history": history, "running": running, "elapsed": elapsed + (time.perf_counter() - t0)})
+    def not_finite(step: int) -> WeakganError:
+        kept = f"last good checkpoint kept at {ckpt_path}" if ckpt_path.exists() else "no checkpoint yet"
+        return WeakganError(f"{name}: weights, BatchNorm statistics or optimizer state are not finite at step "
+                            f"{step} (learning rate too high?); stopped, {kept}")
+
+    def snapshot(step: int) -> dict:
+        """The whole training state, copied. A finite loss can come with inf in BatchNorm statistics or
+        optimizer moments, and finite weights can be so far off that the next forward pass overflows: so a
+        state is only written once it is finite and the step after it was finite too (commit), and a
+        diverged run keeps a checkpoint it can resume from at a sane learning rate."""
+        state = clone_state({"signature": sig, "step": step, "model": model.state_dict(),
+                             "step_fn": step_fn.state_dict(), "ema": ema.shadow if ema is not None else {},
+                             "rng": rng_states(), "history": history, "running": running,
+                             "elapsed": elapsed + (time.perf_counter() - t0)})
+        if not all_finite({k: state[k] for k in ("model", "step_fn", "ema")}):
+            raise not_finite(step)
+        return state
+
+    def commit(state: dict | None) -> None:
+        if main and state is not None:
+            save_checkpoint(ckpt_path, state)
 
     model.train()
     t0 = time.perf_counter()
     bar = tqdm(total=total_steps, initial=start, desc=name, disable=not (cfg.progress and main), dynamic_ncols=True,
                leave=False)
+    pending = None   # a snapshot waiting for the next step to prove it sound
     with StopRequest() as stop:
         for step in range(start, total_steps):
             try:
@@ -221,8 +254,16 @@ def fit(stage, cfg: Config, total_steps: int, ckpt_path: Path, identity: dict, n
                 history.append({"step": step + 1, **running})
                 bar.set_postfix({k: f"{v:.3g}" for k, v in running.items()})
             bar.update(1)
+            if pending is not None:
+                if not all_finite(model.state_dict()):
+                    raise not_finite(step + 1)
+                commit(pending)
+                pending = None
             if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == total_steps or stop.signal:
-                save(step + 1)
+                pending = snapshot(step + 1) if main else None
+                if step + 1 == total_steps or stop.signal:   # no next step to wait for
+                    commit(pending)
+                    pending = None
             if stop.signal:
                 bar.close()
                 raise WeakganError(f"{name}: stopped by signal {stop.signal} after step {step + 1}; "
