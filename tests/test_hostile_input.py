@@ -26,7 +26,8 @@ CASES = [  # (arguments after `weakgan`, text the error line must hold)
 @pytest.mark.parametrize("args,message", CASES, ids=[" ".join(a) for a, _ in CASES])
 def test_bad_value_is_refused_before_any_work(tmp_path, args, message):
     out = tmp_path / "out"
-    p = run_cli(*args, "--out", str(out), check=False, env={"WEAKGAN_DATA": str(tmp_path / "no-data")})
+    # no data anywhere: should a check go missing, the command fails fast on the data, not after training
+    p = run_cli(*args, "--data-dir", str(tmp_path / "no-data"), "--out", str(out), check=False)
     lines = p.stderr.strip().splitlines()
     assert p.returncode == 2 and len(lines) == 1 and lines[0].startswith("weakgan: error: "), p.stderr
     assert message in lines[0]

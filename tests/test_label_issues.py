@@ -38,7 +38,7 @@ def test_given_labels_merges_clean_truth_and_noisy_labels():
 def test_label_issues_cli_scores_known_flips(tiny_fashion, tmp_path):
     run = tmp_path / "run"
     run_cli("train", "--model", "nr", "--data-dir", str(tiny_fashion), "--clean-fraction", "0.2",
-            "--noise", "symmetric:0.4", *TINY, "--epochs", "2", "--threads", "1", "--checkpoint-every", "1000",
+            "--noise", "symmetric:0.4", *TINY, "--epochs", "5", "--threads", "1", "--checkpoint-every", "1000",
             "--out", str(run))
     out = run_cli("label-issues", str(run)).stdout
     summary = json.loads((run / "label_issues.json").read_text())

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import TINY, run_cli
 
-from weakgan.checkpoint import FILE_MODE, all_finite, folder_lock, load_checkpoint
+from weakgan.checkpoint import load_checkpoint
 
 
 def _train(data, out, *extra):
@@ -50,6 +50,7 @@ def test_rerun_with_other_settings_is_refused_unless_overridden(tiny_fashion, tm
 
 
 def test_a_folder_in_use_is_refused_and_a_dead_holder_is_taken_over(tiny_fashion, finished, tmp_path):
+    from weakgan.checkpoint import folder_lock
     with folder_lock(finished):
         line = _error(run_cli(*_train(tiny_fashion, finished), check=False))
     assert f"in use by pid {os.getpid()}" in line
@@ -61,6 +62,7 @@ def test_a_folder_in_use_is_refused_and_a_dead_holder_is_taken_over(tiny_fashion
 
 
 def test_no_checkpoint_from_a_diverged_state_and_a_sane_rerun_resumes(tiny_fashion, tmp_path):
+    from weakgan.checkpoint import all_finite
     out = tmp_path / "nan"
     p = run_cli(*_train(tiny_fashion, out, "--lr", "1e6", "--checkpoint-every", "1", "--ema", "0"), check=False)
     assert "not finite" in _error(p) or "loss is" in _error(p)
@@ -75,6 +77,7 @@ def test_no_checkpoint_from_a_diverged_state_and_a_sane_rerun_resumes(tiny_fashi
 
 
 def test_leftover_temp_files_are_removed_and_files_get_the_normal_mode(tiny_fashion, finished):
+    from weakgan.checkpoint import FILE_MODE
     for name in ("checkpoints/.last.pt.k1ll3d.tmp", ".metrics.json.abc.tmp"):
         (finished / name).write_bytes(b"\0" * 100)
     run_cli(*_train(tiny_fashion, finished))
