@@ -255,6 +255,13 @@ def load_yaml(path: str | Path) -> dict:
     return values
 
 
+def read_config(path: str | Path) -> Config:
+    """A run's saved config.yaml. Runs from before the backbone setting trained a ResNet18."""
+    values = load_yaml(path)
+    values.setdefault("backbone", "resnet18")
+    return from_dict(values, source=str(path))
+
+
 def add_config_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
     """One --flag per Config field; default None so that only flags actually given override."""
     parser.add_argument("--config", help="YAML file with settings (flags win)")

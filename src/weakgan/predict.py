@@ -18,7 +18,7 @@ import torch
 
 from weakgan import WeakganError
 from weakgan.checkpoint import atomic_write_text, check_writable, load_weights, read_json
-from weakgan.config import Config, from_dict, load_yaml
+from weakgan.config import Config, read_config
 from weakgan.imageio import is_image_file, read_images
 from weakgan.metrics import predict_probs
 from weakgan.models.backbone import backbone_of, make_backbone
@@ -66,9 +66,7 @@ def clean_classifier_from_weights(state: dict[str, torch.Tensor], stem: str) -> 
 def read_run_config(run_dir: Path) -> Config:
     if not (run_dir / "config.yaml").is_file() or not (run_dir / "model.safetensors").is_file():
         raise WeakganError(f"{run_dir}: not a finished run folder (needs config.yaml and model.safetensors)")
-    values = load_yaml(run_dir / "config.yaml")
-    values.setdefault("backbone", "resnet18")   # runs from before the backbone setting trained a ResNet18
-    return from_dict(values, source=str(run_dir / "config.yaml"))
+    return read_config(run_dir / "config.yaml")
 
 
 def load_trained_classifier(run_dir: str | Path, device: str = "auto") -> TrainedClassifier:

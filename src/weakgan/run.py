@@ -17,7 +17,7 @@ import torch
 
 from weakgan import WeakganError
 from weakgan.checkpoint import atomic_write_text, check_writable, folder_lock, load_weights, read_json, save_weights
-from weakgan.config import Config, differences, from_dict, load_yaml, to_yaml
+from weakgan.config import Config, differences, read_config, to_yaml
 from weakgan.predict import read_run_config
 from weakgan.data import load_dataset
 from weakgan.data.dataset import Dataset
@@ -259,10 +259,6 @@ def check_same_settings(cfg: Config, out: Path, override: bool) -> None:
     history = read_json(out / "history.json") if (out / "history.json").exists() else []
     history.append({"date": provenance()["date"], "override": changed})
     atomic_write_text(out / "history.json", json.dumps(history, indent=1) + "\n")
-
-
-def read_config(path: Path) -> Config:
-    return from_dict(load_yaml(path), source=str(path))
 
 
 def evaluate_run(run_dir: str | Path) -> dict:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from weakgan import WeakganError
 from weakgan.checkpoint import atomic_write_text
-from weakgan.config import Config, check_models, differences, from_dict, load_yaml
+from weakgan.config import Config, check_models, differences, read_config
 from weakgan.report import results_table, row_from_metrics, write_results_csv
 from weakgan.run import backbone_start, prepare_out_dir, train_run, uses_contrastive, warm_started, with_run_epochs
 from weakgan.stages.nr_wsgan import VARIANTS as NR_WSGAN
@@ -131,7 +131,7 @@ def unused_settings(cfg: Config) -> set[str]:
 
 def check_finished_run(run_dir: Path, cfg: Config) -> None:
     """A finished run is only reused when it was made with the settings asked for now."""
-    saved = from_dict(load_yaml(run_dir / "config.yaml"), source=str(run_dir / "config.yaml"))
+    saved = read_config(run_dir / "config.yaml")
     # pretrain names a rule; what counts is where this run's backbone started (auto and teacher agree
     # for a clean-only run, for example)
     changed = differences(saved, cfg, ignore=unused_settings(cfg) | {"pretrain"})
