@@ -54,16 +54,18 @@ PROBE_MIN_STEPS = 200      # shorter runs skip the timing probe (it costs a few 
 PROBE_MIN_GAIN = 1.15      # bf16 must be at least this much faster than fp32 in the probe to be chosen
 
 
-def cpu_flags() -> set[str]:
-    """The CPU's feature flags from /proc/cpuinfo (Linux); empty where they cannot be read."""
+def cpuinfo(field: str) -> str:
+    """The value of a field of /proc/cpuinfo's first CPU (Linux); '' where it cannot be read."""
     try:
-        text = Path("/proc/cpuinfo").read_text()
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
-        return set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()
+        return ""
+    return next((line.split(":", 1)[1].strip() for line in lines if line.split(":", 1)[0].strip() == field), "")
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags; empty where they cannot be read."""
+    return set(cpuinfo("flags").split())
 
 
 def choose_precision(requested: str, device: torch.device, flags: set[str] | None = None,
@@ -135,11 +137,7 @@ def training_speed(model: torch.nn.Module, input_shape: tuple[int, ...], batch_s
 
 def machine() -> str:
     """The CPU model, this process's thread count and the torch version, in one line."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpuinfo("model name") or platform.processor() or platform.machine()
     return f"{cpu}, {torch.get_num_threads()} threads, torch {torch.__version__}"
 
 

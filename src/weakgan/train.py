@@ -209,10 +209,13 @@ def fit(stage, cfg: Config, total_steps: int, ckpt_path: Path, identity: dict, n
         start, history, elapsed = state["step"], state["history"], state["elapsed"]
         running = state.get("running", {})
 
-    def not_finite(step: int) -> WeakganError:
+    def stopped(what: str) -> WeakganError:
         kept = f"last good checkpoint kept at {ckpt_path}" if ckpt_path.exists() else "no checkpoint yet"
-        return WeakganError(f"{name}: weights, BatchNorm statistics or optimizer state are not finite at step "
-                            f"{step} (learning rate too high?); stopped, {kept}")
+        return WeakganError(f"{name}: {what}; stopped, {kept}")
+
+    def not_finite(step: int) -> WeakganError:
+        return stopped(f"weights, BatchNorm statistics or optimizer state are not finite at step {step} "
+                       "(learning rate too high?)")
 
     def snapshot(step: int) -> dict:
         """The whole training state, copied. A finite loss can come with inf in BatchNorm statistics or
@@ -244,8 +247,7 @@ def fit(stage, cfg: Config, total_steps: int, ckpt_path: Path, identity: dict, n
                 if bad:
                     raise NonFiniteLoss(logs[bad[0]])
             except NonFiniteLoss as e:
-                kept = f"last good checkpoint kept at {ckpt_path}" if ckpt_path.exists() else "no checkpoint yet"
-                raise WeakganError(f"{name}: loss is {e.args[0]} at step {step}; stopped, {kept}") from None
+                raise stopped(f"loss is {e.args[0]} at step {step}") from None
             if ema is not None:
                 ema.update(model, step)
             for k, v in logs.items():
