@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from weakgan.data import load_dataset
-from weakgan.predict import load_trained_classifier
+from weakgan.run_folder import load_trained_classifier
 from weakgan.runtime import git_commit, machine
 
 

@@ -48,7 +48,7 @@ def tiny_fashion(tmp_path_factory) -> Path:
 
 # Settings that make a run take seconds on a 2-core CPU (smallcnn, the backbone of 28 px images, at a sixteenth
 # of its default cost).
-TINY = ["--epochs", "5", "--batch-size", "40", "--head-hidden", "32", "--checkpoint-every", "5",
+TINY = ["--epochs", "5", "--min-steps", "0", "--batch-size", "40", "--head-hidden", "32", "--checkpoint-every", "5",
         "--eval-batch-size", "100", "--no-progress", "--threads", "1", "--ema", "0.9", "--backbone-width", "16"]
 
 

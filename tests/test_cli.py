@@ -26,7 +26,8 @@ def test_train_evaluate_end_to_end(tiny_fashion, tmp_path):
     m = json.loads((out / "metrics.json").read_text())
     assert m["n_test"] == 100 and len(m["confusion"]) == 10 and 0 <= m["top1"] <= m["top3"] <= 1
     assert m["top1"] > 0.3, "the synthetic classes are easy; a model this bad did not learn"
-    assert m["split"]["n_clean"] == 80
+    # 8 clean images per class: a quarter of them (2 per class) held out for validation, never trained on
+    assert (m["split"]["n_clean"], m["split"]["n_val"], m["n_val"]) == (60, 20, 20) and 0 <= m["val_top1"] <= 1
     ev = json.loads(run_cli("evaluate", str(out)).stdout)
     assert abs(ev["top1"] - m["top1"]) < 1e-9   # the saved weights reproduce the metrics
 

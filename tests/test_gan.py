@@ -51,7 +51,7 @@ def tiny_cfg(data_dir, **changes) -> Config:
 
 
 def tiny_split(cfg, data):
-    from weakgan.cli_gan import split_for
+    from weakgan.run import split_for
     return split_for(cfg, data)
 
 
@@ -501,7 +501,7 @@ def tiny_classifier_run(tiny_fashion, tmp_path_factory):
 
 def test_pseudo_conditioning_and_gan_eval_with_a_classifier_run(tiny_fashion, tiny_classifier_run, tmp_path,
                                                                capsys):
-    from weakgan.predict import load_trained_classifier
+    from weakgan.run_folder import load_trained_classifier
     data = load_dataset("fashion-mnist", str(tiny_fashion))
     cfg = tiny_cfg(tiny_fashion, gan_labels="pseudo", gan_pseudo_run=str(tiny_classifier_run),
                    gan_pseudo_threshold=0.0)

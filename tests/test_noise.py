@@ -73,3 +73,21 @@ def test_bad_noise_spec(spec):
 def test_bad_fraction():
     with pytest.raises(WeakganError, match="clean fraction 1.5"):
         make_split(TARGETS, 10, 1.5, "permutation", 0)
+
+
+def test_validation_set_is_held_out_of_the_clean_images_stratified_and_leaves_the_rest_alone(tmp_path):
+    plain = make_split(TARGETS, 10, 0.1, "permutation", 2)
+    s = make_split(TARGETS, 10, 0.1, "permutation", 2, val_fraction=0.1, val_min_per_class=12)
+    # 60 clean per class: max(12, round(0.1 * 60)) = 12 of them validate (at most 60 // 4 = 15), 48 train
+    assert np.bincount(TARGETS[s.val_idx], minlength=10).tolist() == [12] * 10
+    assert np.array_equal(np.union1d(s.clean_idx, s.val_idx), plain.clean_idx)
+    assert len(np.intersect1d(s.val_idx, s.noisy_idx)) == 0 and len(np.intersect1d(s.val_idx, s.clean_idx)) == 0
+    # the noisy set and its labels are those of the split without validation (same seed)
+    assert np.array_equal(s.noisy_idx, plain.noisy_idx) and np.array_equal(s.noisy_labels, plain.noisy_labels)
+    s.save(tmp_path, TARGETS)
+    assert np.array_equal(Split.load(tmp_path).val_idx, s.val_idx)
+    # never more than a quarter of a class's clean images: 3 per class keep all three
+    few = make_split(TARGETS, 10, 0.005, "permutation", 0, val_fraction=0.1, val_min_per_class=50)
+    assert len(few.val_idx) == 0 and len(few.clean_idx) == 30
+    assert len(make_split(TARGETS, 10, 0.1, "permutation", 0, val_fraction=0.1, val_min_per_class=50).val_idx) == 150
+    assert len(make_split(TARGETS, 10, 0.5, "permutation", 0, val_fraction=0.3, val_min_per_class=5).val_idx) == 750

@@ -6,6 +6,7 @@ import sys
 import time
 
 from conftest import TINY, run_cli
+from weakgan.sweep import PAPER_TABLE1
 
 
 def _preset(tmp_path):
@@ -49,6 +50,15 @@ def test_reproduce_tiny_end_to_end_and_resume(tiny_fashion, tmp_path):
     assert (out / "accuracy_vs_clean_fraction.png").stat().st_size > 1000
     assert (out / "fig5_top3_predictions.png").exists()
     assert "Complete: all 4 runs of the preset's grid are finished." in report
+    # the report's figures are the results' own: Table 1's nr cells, and the pick made on validation
+    for f in ("0.2", "0.5"):
+        at = {r["model"]: r for r in rows if r["clean_fraction"] == f}
+        assert f"| {float(f):.2f} | {PAPER_TABLE1[float(f)]:.2f} | {100 * float(at['nr']['top1']):.2f} ± 0.00 | 1 |" \
+            in report
+        best = max(float(r["val_top1"]) for r in at.values())
+        picks = [f"| {float(f):.2f} | {m} | {100 * best:.2f} | {100 * float(r['top1']):.2f} | 1 |"
+                 for m, r in at.items() if float(r["val_top1"]) == best]
+        assert any(p in report for p in picks), picks
 
     # a part of the grid: one model at one fraction, with the teacher it reads; both are finished here
     part = run_cli(*args, "--models", "nr", "--fractions", "0.2")

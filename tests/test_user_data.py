@@ -317,7 +317,7 @@ def images_and_expected_probs(run, tmp_path):
     """Five new PNG images (uint8, as predict reads them) and the probabilities `weakgan predict` prints for
     them into its CSV: what an exported model must give for the same images."""
     from weakgan.imageio import read_images
-    from weakgan.predict import load_trained_classifier
+    from weakgan.run_folder import load_trained_classifier
     shape = load_trained_classifier(run, "cpu").input_shape
     rng = np.random.default_rng(0)
     folder = tmp_path / "new"
@@ -402,3 +402,17 @@ def test_manifest_dataset_end_to_end(tmp_path):
     assert json.loads(extra["weakgan.json"])["input_shape"] == [1, 18, 18]
     with torch.no_grad():
         assert np.allclose(scripted(images.float() / 255).numpy(), expected, atol=2e-6)   # = predict's CSV
+
+
+def test_a_small_dataset_trains_the_minimum_steps_by_default(tmp_path):
+    from weakgan.config import Config
+    # 3 epochs at batch 256: 1,437 images give 17 steps, FashionMNIST's 60,000 give 703; the minimum lifts only the first
+    assert (Config().steps(1437), Config().steps(60000), Config(min_steps=0).steps(1437)) == (500, 703, 17)
+    root = make_folder_dataset(tmp_path / "d", n_train=10, n_test=2, n_clean=4)
+    out = tmp_path / "run"
+    # epochs, batch size and min_steps left at their defaults (a narrow network only, so it takes seconds)
+    p = run_cli("train", "--dataset", f"folder:{root}", "--model", "clean-only", "--backbone-width", "8",
+                "--threads", "1", "--no-progress", "--out", str(out))
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["steps"] == 500 and "training the minimum of 500 instead (--min-steps)" in m["schedule"]
+    assert "= 0 steps; training the minimum of 500" in p.stderr   # 3 epochs of 30 images at batch 256

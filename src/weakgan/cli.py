@@ -48,7 +48,7 @@ def cmd_train(args) -> None:
 def cmd_evaluate(args) -> None:
     from weakgan.run import evaluate_run
     m = evaluate_run(args.run_dir)
-    print(json.dumps({k: m[k] for k in ("top1", "top3", "macro_ap")}))
+    print(json.dumps({k: m.get(k) for k in ("top1", "top3", "macro_ap", "val_top1")}))
 
 
 def cmd_sweep(args) -> None:

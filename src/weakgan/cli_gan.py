@@ -20,19 +20,10 @@ from pathlib import Path
 from weakgan import WeakganError
 
 
-def split_for(cfg, data):
-    """The clean/noisy split a run with these settings makes (make_split is deterministic in the seed)."""
-    from weakgan.noise import make_split
-    from weakgan.run import resolve_auto
-    given = data.given_labels.numpy() if data.given_labels is not None else None
-    clean = data.given_clean.numpy() if data.given_clean is not None else None
-    return make_split(data.train.targets.numpy(), data.train.num_classes, cfg.clean_fraction,
-                      resolve_auto(cfg, data).noise, cfg.seed, given, clean)
-
-
 def cmd_pretrain_gan(args) -> None:
     from weakgan.config import resolve
     from weakgan.data import load_dataset
+    from weakgan.run import split_for
     from weakgan.runtime import pick_device, set_threads
     from weakgan.stages.gan import pretrain_generator
     cfg = resolve(args)
@@ -113,9 +104,11 @@ def cmd_gan_eval(args) -> None:
     from weakgan.data import load_dataset
     from weakgan.checkpoint import atomic_write_text
     from weakgan.gan_metrics import fid_report, gan_test_accuracy
-    from weakgan.predict import load_trained_classifier
+    from weakgan.run_folder import load_trained_classifier
+    from weakgan.runtime import set_threads
     from weakgan.stages.gan import load_generator
     clf = load_trained_classifier(args.classifier, args.device)
+    set_threads(clf.cfg.threads)
     folder = Path(args.run_dir)
     g = load_generator(folder, clf.device)
     if _class_names(folder) != clf.class_names:

@@ -34,6 +34,9 @@ class Config:
     image_size: int = 0               # user datasets: resize to SxS; 0 = the images' own (equal) size
     test_fraction: float = 0.0        # manifest datasets: share of each class's clean rows held out as test
     test_manifest: str = ""           # manifest datasets: CSV path,label of the test images
+    val_fraction: float = 0.1         # share of each class's clean images held out for validation (noise.py):
+    val_min_per_class: int = 50       # at least this many per class, at most a quarter of the class's clean images;
+                                      # every choice is made on them, the test set only reports (0 = none)
     # model
     backbone: str = "auto"            # auto | smallcnn | resnet18; auto = smallcnn for images up to 64 px a side
                                       # (models/backbone.py), resnet18 above
@@ -62,6 +65,9 @@ class Config:
                                       # clean: 0.5 -> 88.44 with weight 1, 1.0 -> 88.42 with weight 3)
     # optimisation (one epoch = as many samples as the training set, for every model)
     epochs: float = 3.0
+    min_steps: int = 500              # optimizer steps a run takes at least, however few its epochs make: a small
+                                      # dataset (1,400 images at batch 256: 16 steps in 3 epochs) would stop
+                                      # before it learnt anything (benchmarks/results/own_data.md); 0 = epochs only
     warm_epochs: float = 0.0          # epochs of a run whose backbone starts from its teacher (pretrain:
                                       # teacher): it needs fewer than one from scratch; 0 = epochs
     batch_size: int = 256
@@ -135,7 +141,17 @@ class Config:
         return self.hflip == "on"
 
     def steps(self, n_train: int) -> int:
-        return max(1, int(round(self.epochs * n_train / self.batch_size)))
+        return max(1, self.min_steps, self.epoch_steps(n_train))
+
+    def epoch_steps(self, n_train: int) -> int:
+        return int(round(self.epochs * n_train / self.batch_size))
+
+    def schedule(self, n_train: int) -> str:
+        """How many steps a run of n_train images takes, and why (a line for the run's log)."""
+        by_epochs = self.epoch_steps(n_train)
+        line = f"{self.epochs:g} epochs of {n_train} images at batch {self.batch_size} = {by_epochs} steps"
+        return line if by_epochs >= self.min_steps else \
+            f"{line}; training the minimum of {self.steps(n_train)} instead (--min-steps)"
 
 
 # every model a run can train (stages/: classifier.py, gan.py, nr_wsgan.py)
@@ -165,10 +181,11 @@ def check_models(names: list[str], source: str = "config") -> None:
 # a Config is built from values (flags, YAML, presets), before any data is loaded or any folder is made.
 RANGES = {
     "seed": "[0, inf)", "clean_fraction": "(0, 1]", "channels": "[0, 3]", "image_size": "[0, inf)",
-    "test_fraction": "[0, 1)", "backbone_width": "[2, inf)", "backbone_lr_scale": "[0, inf)",
+    "test_fraction": "[0, 1)", "val_fraction": "[0, 1)", "val_min_per_class": "[0, inf)",
+    "backbone_width": "[2, inf)", "backbone_lr_scale": "[0, inf)",
     "contrastive_epochs": "(0, inf)", "contrastive_lr": "(0, inf)", "contrastive_batch_size": "[2, inf)",
     "contrastive_temperature": "(0, inf)", "head_hidden": "[1, inf)", "teacher_weight": "[0, inf)",
-    "teacher_temperature": "(0, inf)", "epochs": "(0, inf)", "warm_epochs": "[0, inf)", "batch_size": "[1, inf)",
+    "teacher_temperature": "(0, inf)", "epochs": "(0, inf)", "min_steps": "[0, inf)", "warm_epochs": "[0, inf)", "batch_size": "[1, inf)",
     "clean_share": "(0, 1)", "alpha": "[0, inf)", "lr": "[0, inf)", "weight_decay": "[0, inf)", "warmup": "[0, 1)",
     "ema": "[0, 1)", "crop_pad": "[0, inf)", "gan_steps": "[1, inf)", "gan_batch_size": "[1, inf)",
     "gan_n_critic": "[1, inf)", "gan_gp_weight": "[0, inf)", "gan_lr": "(0, inf)", "gan_beta1": "[0, 1)",

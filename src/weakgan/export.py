@@ -20,7 +20,7 @@ import torch.nn as nn
 
 from weakgan import WeakganError
 from weakgan.checkpoint import atomic_write, check_writable
-from weakgan.predict import load_trained_classifier
+from weakgan.run_folder import load_trained_classifier
 
 FORMATS = {"torchscript": "model.torchscript.pt", "onnx": "model.onnx"}
 METADATA_KEY = "weakgan"

@@ -26,7 +26,8 @@ from weakgan.checkpoint import atomic_write, atomic_write_text, check_writable
 from weakgan.data import load_dataset
 from weakgan.metrics import average_precision
 from weakgan.noise import UNLABELLED, Split
-from weakgan.predict import load_trained_classifier
+from weakgan.run_folder import load_trained_classifier
+from weakgan.runtime import set_threads
 from weakgan.teacher import uses_teacher
 
 # Where the probabilities come from, per model; the CSV's comment line and label_issues.json say it.
@@ -107,6 +108,7 @@ def find_label_issues(run_dir: str | Path, top: int = 0, device: str = "auto") -
     for name in ("pred_probs.npy", "given_labels.npy", "label_issues.csv", "label_issues.json"):
         check_writable(run_dir / name)   # a read-only run folder is refused before the work, not after
     clf = load_trained_classifier(run_dir, device)
+    set_threads(clf.cfg.threads)
     data = load_dataset(clf.cfg.dataset, clf.cfg.data_dir, False, cfg=clf.cfg)
     split = Split.load(run_dir)
     targets = data.train.targets.numpy()

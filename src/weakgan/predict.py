@@ -1,101 +1,21 @@
-"""Class probabilities for new images from a finished run's clean classifier.
-
-The classifier is rebuilt from the run folder alone: backbone and clean head from model.safetensors
-(layer widths and input channels read off the weights; other heads, such as NR's residual net, are
-left out), class names from classes.json, input normalization and image shape from metrics.json.
-Runs whose metrics.json lacks either fall back to loading the run's dataset once.
-"""
+"""`weakgan predict`: class probabilities for new images from a finished run's clean classifier
+(run_folder.py rebuilds it from the run folder alone)."""
 from __future__ import annotations
 
 import csv
 import io
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from weakgan import WeakganError
-from weakgan.checkpoint import atomic_write_text, check_writable, load_weights, read_json
-from weakgan.config import Config, read_config
+from weakgan.checkpoint import atomic_write_text, check_writable
 from weakgan.imageio import is_image_file, read_images
-from weakgan.metrics import predict_probs
-from weakgan.models.backbone import backbone_of, make_backbone
-from weakgan.models.heads import Classifier, MLPHead
-from weakgan.runtime import pick_device, set_threads
-from weakgan.stages.classifier import ClassifierStage, normalization
+from weakgan.run_folder import load_trained_classifier
+from weakgan.runtime import set_threads
 
 MAX_PRINTED = 20      # lines of predictions printed; the CSV has them all
 MAX_FIGURE = 32       # panels in --figure
-
-
-@dataclass
-class TrainedClassifier:
-    model: Classifier                      # backbone + clean head, eval mode, on `device`
-    cfg: Config                            # the run's config.yaml
-    class_names: list[str]
-    mean: float                            # normalization of [0, 1] pixels: (x - mean) / std
-    std: float
-    input_shape: tuple[int, int, int]      # (C, H, W) of the training images
-    device: torch.device
-    score: str = ClassifierStage.score     # how the heads were trained (sigmoid -> renormalized sigmoid)
-
-    def probabilities(self, images: torch.Tensor, flip: bool | None = None) -> np.ndarray:
-        """uint8 (N, C, H, W) images of input_shape -> (N, K) class probabilities, rows summing to 1;
-        averaged with the mirror images' when flip is True (None: when the run evaluates that way, tta)."""
-        flip = self.cfg.tta and self.cfg.mirrored() if flip is None else flip
-        return predict_probs(self.model, images, self.score, self.mean, self.std, self.device,
-                             self.cfg.eval_batch_size, self.cfg.channels_last, flip=flip).numpy()
-
-
-def clean_classifier_from_weights(state: dict[str, torch.Tensor], stem: str) -> Classifier:
-    """Backbone + clean head with the shapes the saved weights have."""
-    if "backbone.conv1.weight" not in state:
-        raise WeakganError("model weights have no backbone.conv1.weight; not a weakgan classifier")
-    channels = state["backbone.conv1.weight"].shape[1]
-    linear = sorted((int(m.group(1)), v) for k, v in state.items()
-                    if (m := re.fullmatch(r"clean_head\.net\.(\d+)\.weight", k)))
-    widths = (linear[0][1].shape[1], *(w.shape[0] for _, w in linear))
-    name, width = backbone_of(state)
-    model = Classifier(make_backbone(name, channels, stem, width), MLPHead(widths))
-    model.load_state_dict({k: v for k, v in state.items() if k.startswith(("backbone.", "clean_head."))})
-    return model.eval()
-
-
-def read_run_config(run_dir: Path) -> Config:
-    if not (run_dir / "config.yaml").is_file() or not (run_dir / "model.safetensors").is_file():
-        raise WeakganError(f"{run_dir}: not a finished run folder (needs config.yaml and model.safetensors)")
-    return read_config(run_dir / "config.yaml")
-
-
-def load_trained_classifier(run_dir: str | Path, device: str = "auto") -> TrainedClassifier:
-    run_dir = Path(run_dir)
-    cfg = read_run_config(run_dir)
-    set_threads(cfg.threads)
-    dev = pick_device(device)
-    state = load_weights(run_dir / "model.safetensors")
-    if "backbone.conv1.weight" not in state:
-        raise WeakganError(f"{run_dir}: a '{cfg.model}' run has no clean classifier (backbone + clean head) to "
-                           f"read; use a clean-only, naive or nr run")
-    model = clean_classifier_from_weights(state, cfg.stem).to(dev)
-    if cfg.channels_last:
-        model.to(memory_format=torch.channels_last)
-    class_names = read_json(run_dir / "classes.json")
-    if not isinstance(class_names, list) or not all(isinstance(c, str) for c in class_names):
-        raise WeakganError(f"{run_dir / 'classes.json'}: expected a list of class names")
-    metrics_path = run_dir / "metrics.json"
-    metrics = read_json(metrics_path) if metrics_path.is_file() else {}
-    if "normalization" in metrics and "input_shape" in metrics:
-        (mean, std), shape = metrics["normalization"], tuple(metrics["input_shape"])
-    else:
-        from weakgan.data import load_dataset
-        train = load_dataset(cfg.dataset, cfg.data_dir, False, cfg=cfg).train
-        (mean, std), shape = metrics.get("normalization") or normalization(train.images), train.shape
-    channels = model.backbone.conv1.weight.shape[1]
-    if shape[0] != channels or len(class_names) != model.clean_head.net[-1].out_features:
-        raise WeakganError(f"{run_dir}: classes.json/metrics.json do not match model.safetensors")
-    return TrainedClassifier(model, cfg, class_names, float(mean), float(std), tuple(int(s) for s in shape), dev)
 
 
 def find_images(target: str | Path) -> list[Path]:
@@ -131,6 +51,7 @@ def predict(run_dir: str | Path, target: str | Path, top_k: int = 3, out: str | 
         if path:
             check_writable(path)
     clf = load_trained_classifier(run_dir, device)
+    set_threads(clf.cfg.threads)
     top_k = max(1, min(top_k, len(clf.class_names)))
     paths = find_images(target)
     names = [str(p) for p in paths]

@@ -10,11 +10,21 @@ import numpy as np
 
 from weakgan.checkpoint import atomic_write_text
 
-COLUMNS = ["model", "clean_fraction", "noise", "seed", "top1", "top3", "macro_ap", "train_seconds", "device"]
+# the results contract, then the accuracy on the split's validation images (empty for runs without any)
+COLUMNS = ["model", "clean_fraction", "noise", "seed", "top1", "top3", "macro_ap", "train_seconds", "device",
+           "val_top1"]
 
 
 def row_from_metrics(m: dict) -> dict:
-    return {c: m[c] for c in COLUMNS}
+    return {c: m.get(c) if c == "val_top1" else m[c] for c in COLUMNS}
+
+
+def _cell(column: str, value) -> str:
+    if value is None or value == "":
+        return ""
+    if column in ("top1", "top3", "macro_ap", "val_top1"):
+        return f"{float(value):.4f}"
+    return f"{float(value):.1f}" if column == "train_seconds" else str(value)
 
 
 def write_results_csv(rows: list[dict], path: str | Path) -> None:
@@ -22,8 +32,7 @@ def write_results_csv(rows: list[dict], path: str | Path) -> None:
     w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     w.writeheader()
     for r in sorted(rows, key=lambda r: (r["model"], float(r["clean_fraction"]), r["noise"], int(r["seed"]))):
-        w.writerow({c: (f"{r[c]:.4f}" if c in ("top1", "top3", "macro_ap") else
-                        f"{r[c]:.1f}" if c == "train_seconds" else r[c]) for c in COLUMNS})
+        w.writerow({c: _cell(c, r.get(c)) for c in COLUMNS})
     atomic_write_text(path, buf.getvalue())
 
 
@@ -33,10 +42,12 @@ def read_results_csv(path: str | Path) -> list[dict]:
 
 
 def by_model_and_fraction(rows: list[dict], metric: str = "top1") -> dict[tuple[str, float], list[float]]:
-    """{(model, clean fraction): the metric of each seed, in %}, models in their order of first appearance."""
+    """{(model, clean fraction): the metric of each seed, in %}, models in their order of first appearance;
+    runs without the metric (val_top1 of a run without validation images) are left out."""
     cells: dict[tuple[str, float], list[float]] = defaultdict(list)
     for r in rows:
-        cells[(r["model"], float(r["clean_fraction"]))].append(100 * float(r[metric]))
+        if r.get(metric) not in (None, ""):
+            cells[(r["model"], float(r["clean_fraction"]))].append(100 * float(r[metric]))
     return cells
 
 
@@ -101,17 +112,34 @@ def _means(rows: list[dict], metric: str = "top1") -> dict[tuple[str, float], fl
     return {k: float(np.mean(v)) for k, v in by_model_and_fraction(rows, metric).items()}
 
 
-def best_model_table(rows: list[dict], paper: dict[str, dict[float, float]]) -> str:
-    """Markdown: per clean fraction, the model with the best mean top-1, over how many seeds, and its margin
-    over the paper's best."""
-    cells = by_model_and_fraction(rows)
-    lines = ["| clean fraction | best model | top-1 (%) | seeds | paper's best (%) | margin |", "|---|---|---|---|---|---|"]
-    for f in sorted({f for _, f in cells}):
-        model, values = max(((m, v) for (m, g), v in cells.items() if g == f), key=lambda t: np.mean(t[1]))
-        acc = float(np.mean(values))
+def chosen_models(rows: list[dict]) -> dict[float, str]:
+    """{clean fraction: the model with the best mean validation top-1 there}, among the models whose every run
+    at that fraction has a validation figure. The test set plays no part in the choice."""
+    test_counts = by_model_and_fraction(rows, "top1")
+    val = by_model_and_fraction(rows, "val_top1")
+    chosen = {}
+    for f in sorted({f for _, f in val}):
+        full = [(m, v) for (m, g), v in val.items() if g == f and len(v) == len(test_counts[(m, g)])]
+        if full:
+            chosen[f] = max(full, key=lambda t: np.mean(t[1]))[0]
+    return chosen
+
+
+def chosen_model_table(rows: list[dict], paper: dict[str, dict[float, float]]) -> str:
+    """Markdown: per clean fraction, the model chosen on validation (chosen_models), its validation and test
+    top-1, over how many seeds, and its margin over the paper's best."""
+    test, val = by_model_and_fraction(rows, "top1"), by_model_and_fraction(rows, "val_top1")
+    lines = ["| clean fraction | model chosen on validation | validation top-1 (%) | test top-1 (%) | seeds | "
+             "paper's best (%) | margin |", "|---|---|---|---|---|---|---|"]
+    chosen = chosen_models(rows)
+    for f, model in chosen.items():
+        acc = float(np.mean(test[(model, f)]))
         ref = max((t[f] for t in paper.values() if f in t), default=None)
-        lines.append(f"| {f:.2f} | {model} | {acc:.2f} | {len(values)} | " +
-                     (f"{ref:.2f} | {acc - ref:+.2f} |" if ref is not None else " | |"))
+        lines.append(f"| {f:.2f} | {model} | {np.mean(val[(model, f)]):.2f} | {acc:.2f} | {len(test[(model, f)])} | "
+                     + (f"{ref:.2f} | {acc - ref:+.2f} |" if ref is not None else " | |"))
+    if not chosen:
+        lines.append("| (no runs with a validation set: nothing can be chosen without reading the test set) |"
+                     " | | | | | |")
     return "\n".join(lines) + "\n"
 
 

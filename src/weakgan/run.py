@@ -18,7 +18,7 @@ import torch
 from weakgan import WeakganError
 from weakgan.checkpoint import atomic_write_text, check_writable, folder_lock, load_weights, read_json, save_weights
 from weakgan.config import Config, differences, read_config, to_yaml
-from weakgan.predict import read_run_config
+from weakgan.run_folder import read_run_config
 from weakgan.data import load_dataset
 from weakgan.data.dataset import Dataset
 from weakgan.figures import top_k_figure
@@ -63,6 +63,15 @@ def resolve_auto(cfg: Config, data: Dataset) -> Config:
     return dataclasses.replace(cfg, noise=noise, hflip=hflip, backbone=resolve_backbone(cfg.backbone, data.train.shape))
 
 
+def split_for(cfg: Config, data: Dataset) -> Split:
+    """The clean / validation / noisy split a run with these settings makes (deterministic in the seed)."""
+    cfg = resolve_auto(cfg, data)
+    given = data.given_labels.numpy() if data.given_labels is not None else None
+    clean = data.given_clean.numpy() if data.given_clean is not None else None
+    return make_split(data.train.targets.numpy(), data.train.num_classes, cfg.clean_fraction, cfg.noise, cfg.seed,
+                      given, clean, cfg.val_fraction, cfg.val_min_per_class)
+
+
 def load_or_make_split(cfg: Config, data: Dataset, out: Path) -> Split:
     cfg = resolve_auto(cfg, data)
     targets = data.train.targets.numpy()
@@ -73,23 +82,34 @@ def load_or_make_split(cfg: Config, data: Dataset, out: Path) -> Split:
             raise WeakganError(f"{out}/split.json: saved split ({split.clean_fraction}, {split.noise}, seed "
                                f"{split.seed}) does not match this config; use a new --out folder")
         return split
-    given = data.given_labels.numpy() if data.given_labels is not None else None
-    clean = data.given_clean.numpy() if data.given_clean is not None else None
-    split = make_split(targets, data.train.num_classes, cfg.clean_fraction, cfg.noise, cfg.seed, given, clean)
+    split = split_for(cfg, data)
     split.save(out, targets)
     return split
 
 
-def evaluate(model: torch.nn.Module, score: str, data: Dataset, mean: float, std: float, cfg: Config,
+def validation_metrics(model: torch.nn.Module, score: str, data: Dataset, split: Split, mean: float, std: float,
+                       cfg: Config, device: torch.device) -> dict:
+    """Top-1 on the split's held-out clean images, predicted as the test images are (None without them)."""
+    if len(split.val_idx) == 0:
+        return {"val_top1": None, "n_val": 0}
+    idx = torch.as_tensor(split.val_idx)
+    probs = predict_probs(model, data.train.images[idx], score, mean, std, device, cfg.eval_batch_size,
+                          cfg.channels_last, flip=cfg.tta and cfg.mirrored())
+    return {"val_top1": float((probs.argmax(1) == data.train.targets[idx]).float().mean()), "n_val": len(idx)}
+
+
+def evaluate(model: torch.nn.Module, score: str, data: Dataset, split: Split, mean: float, std: float, cfg: Config,
              device: torch.device, out: Path, info: DistInfo | None = None) -> dict:
-    """Metrics on the whole test set; under torchrun each rank predicts a strided shard, then all gather."""
+    """Metrics on the validation images, then on the whole test set, read once, after training; under
+    torchrun each rank predicts a strided shard of the test set, then all gather."""
     info = info or DistInfo(0, 1, device)
+    val = validation_metrics(model, score, data, split, mean, std, cfg, device)
     shard = data.test.images[info.rank::info.world]
     probs = predict_probs(model, shard, score, mean, std, device, cfg.eval_batch_size, cfg.channels_last,
                           flip=cfg.tta and cfg.mirrored())
     probs = gather_rows(probs.to(device), len(data.test), info).cpu().numpy()
     targets = data.test.targets.numpy()
-    metrics = classification_metrics(probs, targets, data.class_names)
+    metrics = {**classification_metrics(probs, targets, data.class_names), **val}
     if info.main:  # Fig. 5: a fixed, seeded selection of test images with true label and top-3 predictions
         pick = np.random.default_rng(0).choice(len(targets), size=min(16, len(targets)), replace=False)
         top_k_figure(data.test.images[pick].numpy(), probs[pick], data.class_names, out / "predictions.png",
@@ -211,11 +231,14 @@ def _train(cfg: Config, out: Path, info: DistInfo, override: bool) -> dict:
     identity = {"model": cfg.model, "dataset": cfg.dataset, "clean_fraction": cfg.clean_fraction,
                 "noise": cfg.noise, "seed": cfg.seed, "n_train": split.n_train, "world": info.world}
     run_cfg = getattr(stage, "cfg", cfg)   # a stage may adapt settings (WSGAN: its own batch size, no EMA)
+    schedule = run_cfg.schedule(split.n_train)
+    if info.main and run_cfg.steps(split.n_train) > run_cfg.epoch_steps(split.n_train):
+        print(f"weakgan: {cfg.model}: {schedule}", file=sys.stderr)   # a small dataset: say why it trains longer
     summary = fit(stage, run_cfg, run_cfg.steps(split.n_train), out / "checkpoints" / "last.pt", identity,
                   name=cfg.model, main=info.main)
-    metrics = evaluate(stage.model, stage.score, data, stage.mean, stage.std, cfg, info.device, out, info)
+    metrics = evaluate(stage.model, stage.score, data, split, stage.mean, stage.std, cfg, info.device, out, info)
     metrics.update({"model": cfg.model, "clean_fraction": split.clean_fraction, "noise": cfg.noise,
-                    "seed": cfg.seed, "steps": summary["steps"], "train_seconds": summary["train_seconds"],
+                    "seed": cfg.seed, "steps": summary["steps"], "schedule": schedule, "train_seconds": summary["train_seconds"],
                     "device": describe(info.device) + (f"x{info.world}" if info.world > 1 else ""),
                     "threads": threads, "world_size": info.world, "precision": summary["precision"],
                     "precision_reason": summary["precision_reason"], "compile": cfg.compile,
@@ -273,7 +296,7 @@ def evaluate_run(run_dir: str | Path) -> dict:
     split = Split.load(run_dir)
     stage = make_stage(cfg, data, split, device)
     stage.model.load_state_dict(load_weights(run_dir / "model.safetensors"))
-    metrics = evaluate(stage.model, stage.score, data, stage.mean, stage.std, cfg, device, run_dir)
+    metrics = evaluate(stage.model, stage.score, data, split, stage.mean, stage.std, cfg, device, run_dir)
     old = read_json(run_dir / "metrics.json") if (run_dir / "metrics.json").exists() else {}
     old.update(metrics)
     atomic_write_text(run_dir / "metrics.json", json.dumps(old, indent=2) + "\n")

@@ -57,14 +57,12 @@ def teacher_targets(run_dir: str | Path, data: Dataset, split: Split, temperatur
                     device: torch.device) -> torch.Tensor:
     """(n_train, K) soft targets on `device`: the teacher's aligned, sharpened predictions on every
     non-clean training image; rows of clean images are zero (they have their true labels)."""
-    from weakgan.predict import load_trained_classifier
+    from weakgan.run_folder import load_trained_classifier
     if not str(run_dir):
         raise WeakganError("teacher_weight > 0 needs teacher_run: a finished classifier run on this split "
                            "(`weakgan train` trains a clean-only one when none is given)")
     require_same_clean_split(run_dir, split, "its clean labels would leak into this split's noisy set")
-    threads = torch.get_num_threads()
     teacher = load_trained_classifier(run_dir, str(device))
-    torch.set_num_threads(threads)   # loading applies the teacher run's thread setting; keep this process's
     if teacher.class_names != data.class_names or teacher.input_shape != data.train.shape:
         raise WeakganError(f"{run_dir}: teacher's classes or image shape differ from this dataset")
     noisy = torch.as_tensor(split.noisy_idx, dtype=torch.long)

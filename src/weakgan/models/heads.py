@@ -4,6 +4,10 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+# how the clean and residual heads are trained, and so how their logits become probabilities: sigmoid + binary
+# cross-entropy per class (Hu et al.), probabilities = sigmoid scores renormalized over the classes
+HEAD_SCORE = "sigmoid"
+
 
 class MLPHead(nn.Module):
     """Linear -> ReLU -> ... -> Linear. widths=(512, 256, 10) is Hu et al.'s Linear-act-Linear."""

@@ -5,15 +5,14 @@ A stage owns its model, its batch stream and its loss for one batch; the loop in
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from weakgan import WeakganError
-from weakgan.augment import augment
 from weakgan.config import Config
+from weakgan.data.batcher import Batcher, normalization
 from weakgan.data.dataset import Dataset
 from weakgan.models.backbone import load_backbone_weights, make_backbone, resolve_backbone
-from weakgan.models.heads import Classifier, MLPHead, NRModel
+from weakgan.models.heads import HEAD_SCORE, Classifier, MLPHead, NRModel
 from weakgan.noise import UNLABELLED, Split
 from weakgan.sampling import MixedBatches, split_batch
 from weakgan.teacher import teacher_targets, uses_teacher
@@ -90,30 +89,8 @@ class TeacherTargets:
         return self.teacher
 
 
-class Batcher:
-    """The training images as one uint8 tensor on the device; turns index batches into normalized floats."""
-
-    def __init__(self, images: torch.Tensor, mean: float, std: float, device: torch.device, cfg: Config,
-                 seed: int):
-        self.images = images.to(device)
-        self.mean, self.std, self.cfg = mean, std, cfg
-        self.gen = torch.Generator(device="cpu").manual_seed(seed)
-        self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
-
-    def __call__(self, idx: torch.Tensor, train: bool = True) -> torch.Tensor:
-        x = (self.images[idx.to(self.images.device)].float() / 255.0 - self.mean) / self.std
-        if train:
-            x = augment(x, self.gen, self.cfg.crop_pad, self.cfg.mirrored(), self.cfg.vflip)
-        return x.contiguous(memory_format=self.memory_format)
-
-
-def normalization(images: torch.Tensor) -> tuple[float, float]:
-    x = images.float() / 255.0
-    return float(x.mean()), float(x.std())
-
-
 class ClassifierStage(TeacherTargets):
-    score = "sigmoid"  # the heads are trained with sigmoid + BCE (Hu et al.)
+    score = HEAD_SCORE
 
     def __init__(self, cfg: Config, data: Dataset, split: Split, device: torch.device,
                  backbone_weights: str | None = None, rank: int = 0, world: int = 1):

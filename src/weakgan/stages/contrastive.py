@@ -22,7 +22,7 @@ from weakgan.config import Config
 from weakgan.data.dataset import Dataset
 from weakgan.models.backbone import make_backbone, resolve_backbone
 from weakgan.sampling import MixedBatches
-from weakgan.stages.classifier import Batcher, normalization
+from weakgan.data.batcher import Batcher, normalization
 from weakgan.train import fit
 
 

@@ -35,7 +35,7 @@ from weakgan.models.gan import (WSGAN, Critic, Generator, WGANPair, WSGANDiscrim
                                 uint8_to_gan)
 from weakgan.noise import UNLABELLED, Split
 from weakgan.sampling import MixedBatches, split_batch
-from weakgan.stages.classifier import Batcher, normalization
+from weakgan.data.batcher import Batcher, normalization
 from weakgan.train import NonFiniteLoss, fit, warmup_cosine
 
 def _check(**losses: torch.Tensor) -> None:
@@ -90,12 +90,10 @@ def conditioning_set(cfg, data: Dataset, split: Split, device: torch.device, log
     run = cfg.gan_pseudo_run
     if not run:
         raise WeakganError("gan_labels 'pseudo' needs gan_pseudo_run: a finished classifier run on this data")
-    from weakgan.predict import load_trained_classifier
+    from weakgan.run_folder import load_trained_classifier
     from weakgan.teacher import require_same_clean_split
     require_same_clean_split(run, split, "its clean labels would leak into this split's noisy set")
-    threads = torch.get_num_threads()
     clf = load_trained_classifier(run, str(device))
-    torch.set_num_threads(threads)   # loading applies the run's own thread setting; keep this process's
     if clf.class_names != data.class_names or clf.input_shape != data.train.shape:
         raise WeakganError(f"{run}: classes or image shape differ from this dataset")
     noisy = torch.as_tensor(split.noisy_idx, dtype=torch.long)

@@ -34,8 +34,8 @@ from weakgan.models.gan import WSGAN, gan_to_classifier
 from weakgan.models.heads import MLPHead
 from weakgan.noise import Split
 from weakgan.sampling import MixedBatches, split_batch
-from weakgan.stages.classifier import (Batcher, TeacherTargets, given_labels, noisy_part, normalization,
-                                       nr_objective)
+from weakgan.data.batcher import Batcher, normalization
+from weakgan.stages.classifier import TeacherTargets, given_labels, noisy_part, nr_objective
 from weakgan.teacher import SECOND_ROUND, require_same_clean_split, uses_teacher
 
 VARIANTS = ("nr-wsgan", "nr-wsgan-nofake", "nr-wsgan-frozen", SECOND_ROUND)
