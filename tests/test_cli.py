@@ -90,3 +90,20 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
     bad.write_text("learning_rate: 0.1\n")
     p = run_cli("train", "--config", str(bad), "--out", str(tmp_path / "o4"), check=False)
     assert p.returncode == 2 and "unknown setting 'learning_rate'" in p.stderr
+
+
+def test_every_flag_has_help_in_its_group():
+    from dataclasses import fields
+
+    from weakgan.config import field_help
+    docs = field_help()
+    assert all(docs.get(f.name, ("", ""))[1] for f in fields(Config)), \
+        [f.name for f in fields(Config) if not docs.get(f.name, ("", ""))[1]]
+    assert docs["gan_steps"][0] == "WSGAN" and docs["lr"][0] == "optimisation" and docs["tta"][0] == "runtime"
+    text = run_cli("train", "--help").stdout
+    for group in ("data settings:", "optimisation settings:", "teacher settings:", "WSGAN settings:", "runtime settings:"):
+        assert group in text
+    assert "--min-steps INT" in text and "optimizer steps a run takes at least" in text
+    # a command shows only the groups it uses
+    gan = run_cli("pretrain-gan", "--help").stdout
+    assert "WSGAN settings:" in gan and "teacher settings:" not in gan and "--teacher-weight" not in gan

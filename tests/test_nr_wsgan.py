@@ -11,6 +11,7 @@ from conftest import TINY, run_cli
 from weakgan import WeakganError
 from weakgan.config import Config
 from weakgan.data import load_dataset
+from weakgan.noise import Split
 from weakgan.run import load_or_make_split
 from weakgan.stages.nr_wsgan import NRWSGANStage
 
@@ -36,29 +37,84 @@ def _stage(tiny_fashion, wsgan_run, tmp_path, model="nr-wsgan"):
     return NRWSGANStage(cfg, data, split, torch.device("cpu")), cfg
 
 
-def test_residual_branch_never_sees_labels(tiny_fashion, wsgan_run, tmp_path):
-    stage, _ = _stage(tiny_fashion, wsgan_run, tmp_path / "a")
-    stage.model.eval()
-    idx = torch.arange(0, 40)
-    x = stage.batcher(idx, train=False)
-    before = stage.model(x, with_residual=True)[1]
-    stage.labels[idx] = (stage.labels[idx] + 3) % 10          # change only the noisy/clean labels
-    after = stage.model(x, with_residual=True)[1]
-    assert torch.equal(before, after)
-    # and through a full training step: with the same images and random draws, the residual
-    # predictions entering the loss are identical whatever the labels are
-    seen = []
-    hook = stage.model.wsgan.register_forward_hook(lambda m, i, o: seen.append(o.detach().clone()))
-    stage.model.train()
-    for shift in (0, 5):
-        stage.labels[idx] = (stage.labels[idx] + shift) % 10
-        state, weights = stage.state_dict(), copy.deepcopy(stage.model.state_dict())
-        torch.manual_seed(0)
-        stage.loss(next(stage.batches))
-        stage.load_state_dict(state)
-        stage.model.load_state_dict(weights)   # spectral-norm power iterations and BN statistics
-    hook.remove()
-    assert torch.equal(seen[0], seen[1])
+def _inputs_during_training(stage, cfg, residual: torch.nn.Module, clean: torch.nn.Module, steps: int = 4):
+    """Train `steps` real steps (shuffled noisy labels, the shared loop) while recording, at every forward pass,
+    what the residual branch and the clean branch are given."""
+    from weakgan.train import LossStep
+    seen = {"residual": [], "clean": []}
+    hooks = [residual.register_forward_pre_hook(lambda m, args: seen["residual"].append(args[0].detach().clone())),
+             clean.register_forward_pre_hook(lambda m, args: seen["clean"].append(args[0].detach().clone()))]
+    step = LossStep(stage, cfg, steps, torch.device("cpu"), "leak")
+    weights = copy.deepcopy(stage.model.state_dict())
+    for i in range(steps):
+        step(i)
+    for h in hooks:
+        h.remove()
+    assert any(not torch.equal(v, weights[k]) for k, v in stage.model.state_dict().items()), "nothing trained"
+    return seen
+
+
+def test_residual_branch_is_given_the_clean_branch_input_only(tiny_fashion, wsgan_run, tmp_path):
+    """nr-wsgan: at every training step D (the residual branch) is given exactly the images the clean branch
+    is given, while the noisy labels are a shuffle; a label concatenated to its input (the original code's
+    mistake) or any other extra input would differ in shape or value."""
+    stage, cfg = _stage(tiny_fashion, wsgan_run, tmp_path / "a")
+    noisy = torch.as_tensor(Split.load(tmp_path / "a").noisy_idx)   # the split _stage saved there
+    perm = torch.randperm(len(noisy), generator=torch.Generator().manual_seed(0))
+    stage.labels[noisy] = stage.labels[noisy][perm]   # shuffled: nothing in the labels is about the images
+    seen = _inputs_during_training(stage, cfg, stage.model.wsgan, stage.model.backbone)
+    assert len(seen["residual"]) == len(seen["clean"]) == 4
+    for r, c in zip(seen["residual"], seen["clean"]):
+        assert r.shape == c.shape and torch.equal(r, c)
+
+
+def test_nr_residual_head_is_given_the_shared_features_only(tiny_fashion, tmp_path):
+    """nr: the residual head r gets the backbone's features of the images, the clean head the same ones."""
+    from weakgan.run import split_for
+    from weakgan.stages.classifier import ClassifierStage
+    cfg = Config(model="nr", data_dir=str(tiny_fashion), clean_fraction=0.2, batch_size=40, threads=1, progress=False,
+                 noise="permutation", teacher_weight=0.0, backbone_width=16, head_hidden=16)
+    data = load_dataset("fashion-mnist", str(tiny_fashion))
+    stage = ClassifierStage(cfg, data, split_for(cfg, data), torch.device("cpu"))
+    seen = _inputs_during_training(stage, cfg, stage.model.residual_head, stage.model.clean_head)
+    assert len(seen["residual"]) == 4
+    for r, c in zip(seen["residual"], seen["clean"]):
+        assert r.shape == c.shape == (40, stage.model.backbone.out_dim) and torch.equal(r, c)
+
+
+def _one_step_inputs(stage):
+    """One loss step: the rows the model was given, the same rows as the batcher makes them (replaying its
+    random draws, without any erasing), and how often G was called."""
+    given, calls = [], []
+    h1 = stage.model.backbone.register_forward_pre_hook(lambda m, args: given.append(args[0].detach().clone()))
+    h2 = stage.model.wsgan.generator.register_forward_hook(lambda m, i, o: calls.append(len(o)))
+    batches, gen = stage.batches.state_dict(), stage.batcher.gen.get_state()
+    stage.loss(next(stage.batches))
+    stage.batches.load_state_dict(batches)
+    stage.batcher.gen.set_state(gen)
+    batch = next(stage.batches)
+    plain = stage.batcher(torch.cat([batch["clean"], batch.get("noisy", batch["clean"][:0])]))
+    h1.remove()
+    h2.remove()
+    return given[0], plain, calls
+
+
+@pytest.mark.parametrize("model", ["nr-wsgan", "nr-wsgan-nofake", "nr-wsgan-round2"])
+def test_each_variant_trains_on_what_makes_it_different(tiny_fashion, wsgan_run, tmp_path, model):
+    stage, cfg = _stage(tiny_fashion, wsgan_run, tmp_path / model, model)
+    if model == "nr-wsgan-round2":
+        stage.erase = 1.0   # every real image erased, so that each one must show it
+    x, plain, g_calls = _one_step_inputs(stage)
+    real = len(plain)
+    if model == "nr-wsgan-nofake":   # no generated image, G never run
+        assert len(x) == real and g_calls == [] and torch.equal(x, plain)
+    elif model == "nr-wsgan":        # real images as the batcher makes them, then fake_share of G's
+        assert g_calls == [stage.n_fake] and stage.n_fake > 0 and len(x) == real + stage.n_fake
+        assert torch.equal(x[:real], plain)
+    else:                            # round 2: every real image has a box set to 0, the rest untouched
+        changed = (x[:real] != plain).flatten(1)
+        assert changed.any(1).all() and (changed.float().mean(1) <= 0.41).all()
+        assert (x[:real].flatten(1)[changed] == 0).all()
 
 
 def test_nr_wsgan_variants_train(tiny_fashion, wsgan_run, tmp_path):
@@ -88,9 +144,9 @@ def test_nr_wsgan_variants_train(tiny_fashion, wsgan_run, tmp_path):
     d0 = load_file(wsgan_run / "model.safetensors")
     d1 = load_file(tmp_path / "nr-wsgan-frozen" / "model.safetensors")
     d2 = load_file(tmp_path / "nr-wsgan" / "model.safetensors")
-    key = next(k for k in d0 if k.startswith("discriminator.") and d0[k].dtype.is_floating_point
-               and "weight" in k)
-    assert torch.equal(d0[key], d1["wsgan." + key]) and not torch.equal(d0[key], d2["wsgan." + key])
+    d_keys = [k for k in d0 if k.startswith("discriminator.")]
+    assert d_keys and all(torch.equal(d0[k], d1["wsgan." + k]) for k in d_keys)   # weights and BatchNorm statistics
+    assert not all(torch.equal(d0[k], d2["wsgan." + k]) for k in d_keys)            # fine-tuned otherwise
 
 
 def test_needs_a_wsgan_run(tiny_fashion, tmp_path):

@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.set_defaults(func=cmd_report)
 
     c = sub.add_parser("pretrain-contrastive", help="SimCLR pretraining of the backbone on the train images (cached)")
-    add_config_flags(c)
+    add_config_flags(c, groups=("what to train", "data", "model", "optimisation", "runtime"))
     c.set_defaults(func=cmd_pretrain_contrastive)
     add_user_commands(sub)   # predict, label-issues, export (cli_user.py)
     add_gan_commands(sub)    # pretrain-gan, generate, gan-eval (cli_gan.py)

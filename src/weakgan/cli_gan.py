@@ -131,7 +131,7 @@ def add_gan_commands(sub: argparse._SubParsersAction) -> None:
     from weakgan.config import add_config_flags
     p = sub.add_parser("pretrain-gan", help="stage-1 class-conditional generator (WGAN-GP) on the clean labels "
                                             "(cached); prints its folder")
-    add_config_flags(p)
+    add_config_flags(p, groups=("what to train", "data", "WSGAN", "runtime"))
     p.set_defaults(func=cmd_pretrain_gan)
 
     g = sub.add_parser("generate", help="images from a generator: a grid of one class, or an image folder")

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import math
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -22,21 +24,21 @@ from weakgan.runtime import PRECISIONS
 class Config:
     # what to train
     model: str = "nr"                 # clean-only | naive | nr | wsgan | nr-wsgan[-nofake|-frozen|-round2]
-    seed: int = 0
+    seed: int = 0                     # seeds the split, the initial weights, batches and augmentation
     # data
     dataset: str = "fashion-mnist"    # fashion-mnist | folder:ROOT | manifest:FILE.csv (docs/own-data.md)
     data_dir: str = ""                # folder with the IDX files; else $WEAKGAN_DATA, then the Debian path
     download: bool = False            # allow torchvision to download FashionMNIST (never in tests)
-    clean_fraction: float = 0.05
-    noise: str = "auto"               # auto | permutation | symmetric:R | pairflip:R | none | given
+    clean_fraction: float = 0.05      # share of each class's training images whose labels are trusted (FashionMNIST)
+    noise: str = "auto"               # auto | permutation | symmetric:R | pairflip:R | none | given;
                                       # auto = given for a dataset that supplies labels, else permutation
     channels: int = 0                 # user datasets: 1 or 3; 0 = 1 if every image is grey, else 3
     image_size: int = 0               # user datasets: resize to SxS; 0 = the images' own (equal) size
     test_fraction: float = 0.0        # manifest datasets: share of each class's clean rows held out as test
     test_manifest: str = ""           # manifest datasets: CSV path,label of the test images
-    val_fraction: float = 0.1         # share of each class's clean images held out for validation (noise.py):
-    val_min_per_class: int = 50       # at least this many per class, at most a quarter of the class's clean images;
-                                      # every choice is made on them, the test set only reports (0 = none)
+    val_fraction: float = 0.1         # share of each class's clean images held out for validation, never trained
+                                      # on: every choice is made on them, the test set only reports (0 = none)
+    val_min_per_class: int = 50       # validation images per class at least, at most a quarter of its clean ones
     # model
     backbone: str = "auto"            # auto | smallcnn | resnet18; auto = smallcnn for images up to 64 px a side
                                       # (models/backbone.py), resnet18 above
@@ -49,40 +51,36 @@ class Config:
                                       # | teacher: as auto, but nr and nr-wsgan* start their backbone from
                                       # their teacher run's (a clean-only run on the same split)
     backbone_lr_scale: float = 1.0    # backbone lr = lr * this (a pretrained backbone is fine-tuned gently)
-    contrastive_epochs: float = 15.0
-    contrastive_lr: float = 2e-3
-    contrastive_batch_size: int = 256
-    contrastive_temperature: float = 0.2
-    cache_dir: str = "cache"          # shared pretraining results (contrastive backbone, generator)
+    contrastive_epochs: float = 15.0  # SimCLR pretraining (pretrain: contrastive): epochs over the training images
+    contrastive_lr: float = 2e-3      # its learning rate
+    contrastive_batch_size: int = 256  # its batch (each image in two views: the other views are its negatives)
+    contrastive_temperature: float = 0.2  # its NT-Xent temperature
     head_hidden: int = 256            # Linear(512, hidden) -> ReLU -> Linear(hidden, K)
     # teacher (teacher.py): soft pseudo-labels on the noisy/unlabelled images for the clean net of nr, nr-wsgan*
-    teacher_weight: float = 3.0       # weight of that loss; 0 = off (Hu et al. and the paper as published);
-                                      # nr at 10% clean, seed 0: 0.2 -> 86.23, 1 -> 88.19, 3 -> 88.42 (88.16 in
-                                      # the table1 sweep: 1 vs 3 is within run-to-run noise, 0.2 is clearly worse)
+    teacher_weight: float = 3.0       # weight of that loss; 0 = off (Hu et al. and the paper as published)
     teacher_run: str = ""             # finished classifier run on the same split; empty = train a clean-only
                                       # teacher into OUT/teacher first (sweeps use the clean-only sibling run)
-    teacher_temperature: float = 0.5  # sharpening of the teacher's (prior-aligned) probabilities (nr at 50%
-                                      # clean: 0.5 -> 88.44 with weight 1, 1.0 -> 88.42 with weight 3)
+    teacher_temperature: float = 0.5  # sharpening of the teacher's (prior-aligned) probabilities
     # optimisation (one epoch = as many samples as the training set, for every model)
-    epochs: float = 3.0
+    epochs: float = 3.0               # passes over the training set (the number of steps: min_steps)
     min_steps: int = 500              # optimizer steps a run takes at least, however few its epochs make: a small
                                       # dataset (1,400 images at batch 256: 16 steps in 3 epochs) would stop
                                       # before it learnt anything (benchmarks/results/own_data.md); 0 = epochs only
     warm_epochs: float = 0.0          # epochs of a run whose backbone starts from its teacher (pretrain:
                                       # teacher): it needs fewer than one from scratch; 0 = epochs
-    batch_size: int = 256
+    batch_size: int = 256             # images per step (global: split over torchrun's processes)
     clean_share: float = 0.1          # share of clean samples in an NR batch (Hu et al.: 1:9)
     alpha: float = 0.2                # L = alpha * L_clean + L_noise
     optimizer: str = "adamw"          # adamw | adam (coupled L2, the paper's)
-    lr: float = 2e-3
-    weight_decay: float = 5e-4
+    lr: float = 2e-3                  # peak learning rate
+    weight_decay: float = 5e-4        # decoupled (adamw) or L2 (adam)
     warmup: float = 0.03              # share of steps with linear warm-up; cosine decay after
     ema: float = 0.999                # decay of the weight average used for evaluation; 0 = off
     crop_pad: int = 2                 # random translation by up to this many pixels
     hflip: str = "auto"               # horizontal flips in training and mirror-averaged predictions (tta): on | off
                                       # | auto = on for FashionMNIST (its classes look the same mirrored), off for
                                       # your own images (digits, text, many medical images do not)
-    vflip: bool = False
+    vflip: bool = False               # vertical flips in training too (for images with no up and down)
     # WSGAN (stages/gan.py): stage 1 generator pretraining, stage 2/3 discriminator-classifier
     gan_labels: str = 'clean'             # labels G is conditioned on: clean | pseudo (clean + confident
                                           # predictions of the classifier run gan_pseudo_run on the noisy images)
@@ -125,16 +123,17 @@ class Config:
     round2_erase: float = 0.5         # nr-wsgan-round2: random-erasing probability on its real images (the
                                       # noised student of Noisy Student; round 1 and its teachers train without)
     # runtime
+    cache_dir: str = "cache"          # shared pretraining results (contrastive backbone, generator)
     device: str = "auto"              # auto | cpu | cuda | mps
     threads: int = 0                  # CPU threads; 0 = all cores
     channels_last: bool = True        # measured faster on CPU too (models/backbone.py)
     amp: str = "auto"                 # auto | none | bf16 | fp16 (CUDA only). auto: bf16 on CUDA; on a CPU, fp32
                                       # unless it has native bf16 and a timing probe finds bf16 faster (runtime.py)
     compile: bool = False             # torch.compile the training model (worth it on CUDA for long runs)
-    eval_batch_size: int = 1024
+    eval_batch_size: int = 1024       # images per forward pass when predicting
     tta: bool = True                  # predictions: mean over each image and its mirror (where hflip is on)
     checkpoint_every: int = 200       # steps between checkpoints
-    progress: bool = True
+    progress: bool = True             # a progress bar on stderr
 
     def mirrored(self) -> bool:
         """Whether this (resolved) run trains with horizontal flips and averages predictions with the mirror."""
@@ -279,17 +278,47 @@ def read_config(path: str | Path) -> Config:
     return from_dict(values, source=str(path))
 
 
-def add_config_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
-    """One --flag per Config field; default None so that only flags actually given override."""
+def field_help() -> dict[str, tuple[str, str]]:
+    """{setting: (group, help)}, read from Config's source: the group is the section comment above a field
+    (its words before any '(' or ':'), the help is the comment beside it with its continuation lines. So the
+    flags' help is the code's own documentation, and a setting without a comment shows up in a test."""
+    try:
+        lines = inspect.getsource(Config).splitlines()[1:]
+    except (OSError, TypeError):   # no source (a frozen build): flags without help
+        return {}
+    out, group, name = {}, "settings", None
+    for line in lines:
+        if line.startswith("    def "):
+            break
+        code, _, comment = line.partition("  #") if not line.lstrip().startswith("#") else ("", "", line.strip()[1:])
+        if re.match(r"^    [a-z_0-9]+: ", line):
+            name = line.split(":")[0].strip()
+            out[name] = (group, comment.strip())
+        elif re.match(r"^    # ", line):   # a section: the group of the fields below it
+            group, name = re.split(r" \(|:", line.strip()[2:])[0].strip(), None
+        elif comment and name:           # a continuation line of the last field's comment
+            out[name] = (group, f"{out[name][1]} {comment.strip()}")
+    return out
+
+
+def add_config_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = (),
+                     groups: tuple[str, ...] | None = None) -> None:
+    """One --flag per Config field (default None, so that only flags actually given override), in argument
+    groups by Config's sections, each with its comment as help; groups limits them to the ones a command uses."""
     parser.add_argument("--config", help="YAML file with settings (flags win)")
+    docs, sections = field_help(), {}
     for f in fields(Config):
-        if f.name in skip:
+        group, text = docs.get(f.name, ("settings", ""))
+        if f.name in skip or groups is not None and group not in groups:
             continue
+        if group not in sections:
+            sections[group] = parser.add_argument_group(f"{group} settings")
         flag = "--" + f.name.replace("_", "-")
+        text = f"{text} [default: {f.default!r}]".strip().replace("%", "%%")
         if f.type == "bool":
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
+            sections[group].add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
         else:
-            parser.add_argument(flag, default=None, metavar=f.type.upper())
+            sections[group].add_argument(flag, default=None, metavar=f.type.upper(), help=text)
 
 
 def resolve(args: argparse.Namespace, base: Config | None = None) -> Config:
