@@ -26,8 +26,9 @@ Label issues are scored against the true flips among the training images (precis
 ranking also the precision at the recall cleanlab's CNN reached. Wall times are of the whole method (weakgan:
 the command's elapsed time; peer: cross-validation + retraining).
 
-Writes benchmarks/results/own_data.csv (one row per method and seed) and prints a table; own_data.md is
-written by hand from it.
+Writes benchmarks/results/own_data.csv (one row per method and seed) and prints a table;
+`python3 benchmarks/own_data.py --summary` prints the mean over seeds of every method in that file as the
+markdown table of own_data.md.
 """
 from __future__ import annotations
 
@@ -53,7 +54,8 @@ COLUMNS = ["method", "seed", "test_top1", "issues_precision", "issues_recall", "
 
 
 def make_folder(root: Path, seed: int) -> dict:
-    """Write the image folder; return the truth the benchmark scores with (path -> true label)."""
+    """Write the image folder (unless it is there: it is the same for a seed); return the truth the benchmark
+    scores with (path -> (true label, given label))."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
     digits = load_digits()
@@ -72,8 +74,9 @@ def make_folder(root: Path, seed: int) -> dict:
             if part == "train" and i not in clean and rng.random() < NOISE_RATE:
                 given = int((labels[i] + rng.integers(1, 10)) % 10)
             path = f"{part}/{given}/{i:04d}.png"
-            (root / part / str(given)).mkdir(parents=True, exist_ok=True)
-            Image.fromarray(images[i]).resize((16, 16), Image.BICUBIC).save(root / path)
+            if not (root / path).exists():
+                (root / part / str(given)).mkdir(parents=True, exist_ok=True)
+                Image.fromarray(images[i]).resize((16, 16), Image.BICUBIC).save(root / path)
             if part == "train":
                 truth[path] = (int(labels[i]), given)
                 if i in clean:
@@ -193,25 +196,54 @@ def peer(root: Path, truth: dict, seed: int) -> list[dict]:
     return rows
 
 
-def ours(root: Path, runs: Path, truth: dict, threads: int, peer_recall: float) -> list[dict]:
+def ours(root: Path, runs: Path, truth: dict, threads: int, peer_recall: float, models: list[str]) -> list[dict]:
     rows = []
-    for model in ("clean-only", "naive", "nr"):
+    for model in models:
         metrics, wall = weakgan(root, runs, model, threads)
         rows.append({"method": f"weakgan {model} (default flags)", "wall_seconds": wall, "test_top1": metrics["top1"],
                      "val_top1": metrics["val_top1"]})
+        if model.startswith("nr"):   # its clean net's view of the given labels
+            rows[-1].update(label_issues(runs / model, truth, peer_recall, wall))
+    return rows
+
+
+def label_issues(run: Path, truth: dict, peer_recall: float, wall: float) -> dict:
+    """`weakgan label-issues` on a run: its flagged rows scored against the true flips, its ranking's precision
+    at the CNN recipe's recall; the wall time is the training's plus this command's."""
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "weakgan.cli", "label-issues", str(runs / "nr")],
-                   check=True, stdout=subprocess.DEVNULL)
-    with open(runs / "nr" / "label_issues.csv") as f:
+    subprocess.run([sys.executable, "-m", "weakgan.cli", "label-issues", str(run)], check=True,
+                   stdout=subprocess.DEVNULL)
+    with open(run / "label_issues.csv") as f:
         ranked = [r for r in csv.DictReader(line for line in f if not line.startswith("#")) if r["flagged"] != ""]
     paths = [r["path_or_index"] for r in ranked]
     is_issue = np.array([truth[p][0] != truth[p][1] for p in paths])
     flagged = np.array([r["flagged"] == "1" for r in ranked])
     # the clean rows are trusted and never ranked; their (zero) issues count in the recall all the same
-    found = scores(flagged, is_issue)
-    rows[-1].update(found, wall_seconds=rows[-1]["wall_seconds"] + time.perf_counter() - t0,
-                    precision_at_peer_recall=precision_at_recall(np.arange(len(paths)), is_issue, peer_recall))
-    return rows
+    return {**scores(flagged, is_issue), "wall_seconds": wall + time.perf_counter() - t0,
+            "precision_at_peer_recall": precision_at_recall(np.arange(len(paths)), is_issue, peer_recall)}
+
+
+def summary(path: Path) -> str:
+    """Markdown: per method, the mean (and min-max over seeds) of every figure in the CSV."""
+    with path.open() as f:
+        rows = list(csv.DictReader(f))
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    lines = ["| method | seeds | test top-1 (%) | label issues: precision | recall | precision at the CNN recipe's "
+             "recall | wall time (s) |", "|---|---|---|---|---|---|---|"]
+
+    def cell(values: list[str], scale: float = 1.0, digits: int = 3) -> str:
+        v = [scale * float(x) for x in values if x != ""]
+        if not v:
+            return ""
+        return f"{np.mean(v):.{digits}f}" + (f" ({min(v):.{digits}f}-{max(v):.{digits}f})" if len(v) > 1 else "")
+
+    for m in methods:
+        rs = [r for r in rows if r["method"] == m]
+        lines.append(f"| {m} | {len(rs)} | {cell([r['test_top1'] for r in rs], 100, 2)} | "
+                     f"{cell([r['issues_precision'] for r in rs])} | {cell([r['issues_recall'] for r in rs])} | "
+                     f"{cell([r['precision_at_peer_recall'] for r in rs])} | "
+                     f"{cell([r['wall_seconds'] for r in rs], 1, 0)} |")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -220,19 +252,28 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--work", default="runs/own_data", help="where the image folders and runs go")
     ap.add_argument("--csv", default="benchmarks/results/own_data.csv")
+    ap.add_argument("--summary", action="store_true", help="print the table of --csv and stop")
+    ap.add_argument("--models", default="clean-only,naive,nr,nr-match", help="weakgan models to run")
+    ap.add_argument("--no-peer", action="store_true", help="weakgan's models only (the peer rows of these seeds are "
+                    "in --csv already); needs --peer-recall")
+    ap.add_argument("--peer-recall", default="", help="SEED:RECALL,...: the CNN recipe's recall per seed, for --no-peer")
     args = ap.parse_args()
+    if args.summary:
+        print(summary(Path(args.csv)), end="")
+        return
     torch.set_num_threads(args.threads)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     from weakgan.runtime import provenance
     for seed in (int(s) for s in args.seeds.split(",")):
         work = Path(args.work) / f"seed{seed}"
         root = work / "digits"
-        if root.exists():
-            raise SystemExit(f"{root} exists: remove it (or pass another --work) so the benchmark starts clean")
         truth = make_folder(root, seed)
-        peer_rows = peer(root, truth, seed)
-        cnn_recall = next(r for r in peer_rows if "CNN (prune" in r["method"])["issues_recall"]
-        rows = ours(root, work / "runs", truth, args.threads, cnn_recall) + peer_rows
+        if args.no_peer:
+            peer_rows, cnn_recall = [], dict(kv.split(":") for kv in args.peer_recall.split(","))[str(seed)]
+        else:
+            peer_rows = peer(root, truth, seed)
+            cnn_recall = next(r for r in peer_rows if "CNN (prune" in r["method"])["issues_recall"]
+        rows = ours(root, work / "runs", truth, args.threads, float(cnn_recall), args.models.split(",")) + peer_rows
         info = provenance()
         out = Path(args.csv)
         new = not out.exists()

@@ -52,6 +52,22 @@ TINY = ["--epochs", "5", "--min-steps", "0", "--batch-size", "40", "--head-hidde
         "--eval-batch-size", "100", "--no-progress", "--threads", "1", "--ema", "0.9", "--backbone-width", "16"]
 
 
+def kill_at_first_checkpoint(args: list[str], out: Path, timeout: float = 120) -> None:
+    """Start `weakgan ARGS` (which trains into `out`) and SIGKILL it as soon as its first checkpoint exists."""
+    import signal
+    import time
+    proc = subprocess.Popen([sys.executable, "-m", "weakgan.cli", *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    ckpt = out / "checkpoints" / "last.pt"
+    deadline = time.time() + timeout
+    while time.time() < deadline and not ckpt.exists():
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert ckpt.exists(), "no checkpoint was written"
+    assert not (out / "metrics.json").exists(), "the run finished before it could be killed"
+
+
 def run_cli(*args: str, check: bool = True, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     """Run the real `weakgan` console entry point in a subprocess."""
     proc = subprocess.run([sys.executable, "-m", "weakgan.cli", *args], capture_output=True, text=True,

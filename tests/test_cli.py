@@ -26,6 +26,9 @@ def test_train_evaluate_end_to_end(tiny_fashion, tmp_path):
     m = json.loads((out / "metrics.json").read_text())
     assert m["n_test"] == 100 and len(m["confusion"]) == 10 and 0 <= m["top1"] <= m["top3"] <= 1
     assert m["top1"] > 0.3, "the synthetic classes are easy; a model this bad did not learn"
+    # provenance of every run: code, library, machine, how it ran and how long
+    assert {"commit", "torch", "machine", "date", "device", "precision", "precision_reason", "threads"} <= set(m)
+    assert m["threads"] == 1 and m["wall_seconds"] >= m["train_seconds"] > 0 and m["commit"]
     # 8 clean images per class: a quarter of them (2 per class) held out for validation, never trained on
     assert (m["split"]["n_clean"], m["split"]["n_val"], m["n_val"]) == (60, 20, 20) and 0 <= m["val_top1"] <= 1
     ev = json.loads(run_cli("evaluate", str(out)).stdout)

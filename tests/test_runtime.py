@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from conftest import TINY, run_cli
+from conftest import TINY, kill_at_first_checkpoint, run_cli
 from safetensors.torch import load_file
 
 from weakgan import WeakganError
@@ -38,18 +38,8 @@ def _one_line(stderr: str) -> str:
 def test_kill_and_resume_equals_unbroken_run(tiny_fashion, tmp_path):
     run_cli(*_train_args(tiny_fashion, tmp_path / "whole"))
     broken = tmp_path / "broken"
-    proc = subprocess.Popen([sys.executable, "-m", "weakgan.cli", *_train_args(tiny_fashion, broken)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    ckpt = broken / "checkpoints" / "last.pt"
-    deadline = time.time() + 120
-    while time.time() < deadline and not ckpt.exists():
-        time.sleep(0.05)
-    assert ckpt.exists(), "no checkpoint was written"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    step = load_checkpoint(ckpt)["step"]
-    assert step < 60, "the run finished before it could be killed"
-    assert not (broken / "metrics.json").exists()
+    kill_at_first_checkpoint(_train_args(tiny_fashion, broken), broken)
+    assert load_checkpoint(broken / "checkpoints" / "last.pt")["step"] < 60
     run_cli(*_train_args(tiny_fashion, broken))   # the same command resumes
     a, b = load_file(tmp_path / "whole" / "model.safetensors"), load_file(broken / "model.safetensors")
     assert a.keys() == b.keys()

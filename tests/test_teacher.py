@@ -89,7 +89,8 @@ def test_nr_trains_its_own_teacher_and_learns_from_unlabelled_images(tiny_fashio
 
 
 def test_sweeps_order_a_splits_runs_after_what_they_read():
-    from weakgan.sweep import run_config, unused_settings, with_dependencies
+    from weakgan.recipes import unused_settings
+    from weakgan.sweep import run_config, with_dependencies
     assert with_dependencies(["nr-wsgan", "nr"], Config()) == ["clean-only", "wsgan", "nr-wsgan", "nr"]
     assert with_dependencies(["nr", "clean-only", "naive"], Config()) == ["clean-only", "nr", "naive"]
     # the second round reads the first (its teacher), which reads clean-only and wsgan

@@ -109,3 +109,48 @@ def color_jitter(x: torch.Tensor, gen: torch.Generator, strength: float = 0.4) -
 def contrastive_view(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """A SimCLR view: random resized crop with flip, then contrast/brightness jitter."""
     return color_jitter(random_resized_crop(x, gen), gen)
+
+
+# the operations of strong_augment, after RandAugment (Cubuk et al., 2020) as FixMatch uses it, minus those
+# that need a PIL image (equalize, sharpness)
+STRONG_OPS = ("identity", "rotate", "shear_x", "shear_y", "translate_x", "translate_y", "contrast", "brightness",
+              "solarize", "posterize", "autocontrast")
+
+
+def strong_augment(x: torch.Tensor, gen: torch.Generator, mean: float, std: float, n_ops: int = 2) -> torch.Tensor:
+    """A strongly augmented view of a normalized batch (N, C, H, W), for consistency training: each image gets
+    n_ops operations drawn from STRONG_OPS with one random magnitude (geometry in one affine_grid call, colour
+    on [0, 1] pixels), then a cutout box (random erasing, always)."""
+    n, dev = x.shape[0], x.device
+    ops = torch.randint(0, len(STRONG_OPS), (n, n_ops), generator=gen, device=gen.device).to(dev)
+
+    def has(name: str) -> torch.Tensor:
+        return (ops == STRONG_OPS.index(name)).any(1).to(x.dtype)
+
+    mag = uniform(n, 0.1, 1.0, gen, dev).to(x.dtype)
+    sign = torch.where(uniform(n, 0, 1, gen, dev) < 0.5, -1.0, 1.0).to(x.dtype)
+    angle = has("rotate") * sign * mag * math.radians(30)
+    shear_x, shear_y = has("shear_x") * sign * mag * 0.3, has("shear_y") * sign * mag * 0.3
+    theta = torch.zeros(n, 2, 3, device=dev, dtype=x.dtype)
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    theta[:, 0, 0], theta[:, 0, 1] = cos - sin * shear_y, cos * shear_x - sin
+    theta[:, 1, 0], theta[:, 1, 1] = sin + cos * shear_y, sin * shear_x + cos
+    theta[:, 0, 2] = has("translate_x") * sign * mag * 0.6   # up to 30% of the width ([-1, 1] coordinates)
+    theta[:, 1, 2] = has("translate_y") * sign * mag * 0.6
+    pixels = x * std + mean
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    pixels = F.grid_sample(pixels, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+    def where(name: str, changed: torch.Tensor) -> torch.Tensor:
+        return torch.where(has(name).bool()[:, None, None, None], changed, pixels)
+
+    m, s, ones = mag[:, None, None, None], sign[:, None, None, None], (1, 2, 3)
+    average = pixels.mean(dim=ones, keepdim=True)
+    pixels = where("contrast", (pixels - average) * (1 + s * m * 0.9) + average)
+    pixels = where("brightness", pixels * (1 + s * m * 0.9))
+    pixels = where("solarize", torch.where(pixels > 1 - m, 1 - pixels, pixels))
+    levels = 2.0 ** (8 - torch.round(m * 4))
+    pixels = where("posterize", torch.floor(pixels.clamp(0, 1) * levels) / levels)
+    lo, hi = pixels.amin(dim=ones, keepdim=True), pixels.amax(dim=ones, keepdim=True)
+    pixels = where("autocontrast", (pixels - lo) / (hi - lo).clamp_min(1e-3))
+    return random_erase((pixels.clamp(0, 1) - mean) / std, gen, p=1.0, scale=(0.02, 0.25))

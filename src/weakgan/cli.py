@@ -33,14 +33,14 @@ def _out_dir(text: str) -> str:
 
 
 def cmd_train(args) -> None:
-    from weakgan.run import train_run
+    from weakgan.run import train_with_teacher
     cfg = resolve(args)
     _out_dir(args.out)
     last = Path(args.out) / "checkpoints" / "last.pt"
     # a run killed while it trained its own teacher (OUT/teacher) has only that stage's checkpoint yet
     if args.resume and not last.exists() and not any(Path(args.out).glob("*/checkpoints/last.pt")):
         raise WeakganError(f"{last}: no checkpoint to resume from; drop --resume to start a fresh run")
-    m = train_run(cfg, args.out, override=args.override)
+    m = train_with_teacher(cfg, args.out, override=args.override)
     print(f"{cfg.model} p={m['clean_fraction']} {m['noise']} seed {cfg.seed}: top1 {m['top1']:.4f} "
           f"top3 {m['top3']:.4f} macro AP {m['macro_ap']:.4f} ({m['train_seconds']:.0f}s) -> {args.out}")
 

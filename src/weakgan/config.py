@@ -17,6 +17,7 @@ import yaml
 
 from weakgan import WeakganError
 from weakgan.models.backbone import BACKBONES
+from weakgan.recipes import MODELS
 from weakgan.runtime import PRECISIONS
 
 
@@ -61,6 +62,17 @@ class Config:
     teacher_run: str = ""             # finished classifier run on the same split; empty = train a clean-only
                                       # teacher into OUT/teacher first (sweeps use the clean-only sibling run)
     teacher_temperature: float = 0.5  # sharpening of the teacher's (prior-aligned) probabilities
+    # semi-supervision (stages/consistency.py, model nr-match): consistency on the non-clean images
+    consistency_weight: float = 1.0   # weight of the loss on strongly augmented views toward the confident
+                                      # predictions on weakly augmented ones (FixMatch)
+    consistency_momentum: float = 0.99  # EMA of the confidence threshold and of the class distribution of the
+                                      # predictions (FreeMatch's self-adaptive thresholds; FreeMatch's 0.999 is
+                                      # for a million steps, weakgan's runs take a few thousand)
+    consistency_threshold: float = 0.8  # the least confidence that makes a pseudo-label, whatever the adaptive
+                                      # thresholds say (they start at 1/K and let nearly every early guess through)
+    consistency_rampup: float = 0.3   # share of the steps over which its weight rises linearly from 0: early
+                                      # predictions are mostly wrong, and a model trained toward them keeps them
+    strong_ops: int = 2               # RandAugment-style operations per strongly augmented view (augment.py)
     # optimisation (one epoch = as many samples as the training set, for every model)
     epochs: float = 3.0               # passes over the training set (the number of steps: min_steps)
     min_steps: int = 500              # optimizer steps a run takes at least, however few its epochs make: a small
@@ -153,8 +165,6 @@ class Config:
             f"{line}; training the minimum of {self.steps(n_train)} instead (--min-steps)"
 
 
-# every model a run can train (stages/: classifier.py, gan.py, nr_wsgan.py)
-MODELS = ("clean-only", "naive", "nr", "wsgan", "nr-wsgan", "nr-wsgan-nofake", "nr-wsgan-frozen", "nr-wsgan-round2")
 
 
 # settings with a fixed set of values (device, noise and dataset have patterns of their own, checked where read)
@@ -184,7 +194,8 @@ RANGES = {
     "backbone_width": "[2, inf)", "backbone_lr_scale": "[0, inf)",
     "contrastive_epochs": "(0, inf)", "contrastive_lr": "(0, inf)", "contrastive_batch_size": "[2, inf)",
     "contrastive_temperature": "(0, inf)", "head_hidden": "[1, inf)", "teacher_weight": "[0, inf)",
-    "teacher_temperature": "(0, inf)", "epochs": "(0, inf)", "min_steps": "[0, inf)", "warm_epochs": "[0, inf)", "batch_size": "[1, inf)",
+    "teacher_temperature": "(0, inf)", "consistency_weight": "[0, inf)",
+    "consistency_momentum": "[0, 1)", "consistency_rampup": "[0, 1]", "consistency_threshold": "[0, 1]", "strong_ops": "[0, 8]", "epochs": "(0, inf)", "min_steps": "[0, inf)", "warm_epochs": "[0, inf)", "batch_size": "[1, inf)",
     "clean_share": "(0, 1)", "alpha": "[0, inf)", "lr": "[0, inf)", "weight_decay": "[0, inf)", "warmup": "[0, 1)",
     "ema": "[0, 1)", "crop_pad": "[0, inf)", "gan_steps": "[1, inf)", "gan_batch_size": "[1, inf)",
     "gan_n_critic": "[1, inf)", "gan_gp_weight": "[0, inf)", "gan_lr": "(0, inf)", "gan_beta1": "[0, 1)",

@@ -28,7 +28,7 @@ from weakgan.metrics import average_precision
 from weakgan.noise import UNLABELLED, Split
 from weakgan.run_folder import load_trained_classifier
 from weakgan.runtime import set_threads
-from weakgan.teacher import uses_teacher
+from weakgan.recipes import uses_teacher
 
 # Where the probabilities come from, per model; the CSV's comment line and label_issues.json say it.
 PROVENANCE = {
@@ -38,6 +38,9 @@ PROVENANCE = {
           "(noisy labels were fitted by sigmoid(c + r); the residual net r absorbs their noise): out of "
           "sample w.r.t. the noisy labels, though their loss did update c and the shared backbone "
           "indirectly; in sample for the clean images",
+    "nr-match": "probabilities from the clean net c of an nr model that also trained toward its own confident "
+                "predictions on strongly augmented views of the noisy and unlabelled images (consistency): "
+                "approximately out of sample w.r.t. the noisy labels, as nr; in sample for the clean images",
     "naive": "IN SAMPLE: this classifier trained on the noisy labels themselves and tends to agree with "
              "labels it memorized; a clean-only or nr run gives fairer scores",
 }

@@ -19,11 +19,11 @@ from weakgan import WeakganError
 from weakgan.checkpoint import atomic_write_text
 from weakgan.config import Config, check_models, from_dict, load_yaml, to_yaml
 from weakgan.report import accuracy_plot, chosen_model_table, comparison, results_table
-from weakgan.run import prepare_out_dir, uses_contrastive
+from weakgan.recipes import uses_contrastive
+from weakgan.run import prepare_out_dir
 from weakgan.runtime import git_commit, machine
 from weakgan.sweep import (PAPER_TABLE1, PAPER_TABLE2, finished_rows, run_dir_for, sweep, with_dependencies,
                            write_summary)
-from weakgan.teacher import SECOND_ROUND
 
 PRESETS = ("quick", "full", "paper")
 
@@ -152,7 +152,7 @@ def write_report(rows: list[dict], out: Path, preset: str, cfg: Config, seeds: l
           missing_runs(rows, expected) if expected is not None else "",
           "All figures: FashionMNIST test top-1 in %, full 10,000-image test set, mean ± std over seeds.\n",
           (f"`nr` and `nr-wsgan*` also learn the soft predictions of their split's `clean-only` run "
-           f"(`{SECOND_ROUND}`: of its `nr-wsgan` run, and it trains on images with random erasing, "
+           f"(`nr-wsgan-round2`: of its `nr-wsgan` run, and it trains on images with random erasing, "
            f"p {cfg.round2_erase:g}) on the noisy images (teacher_weight "
            f"{cfg.teacher_weight:g}); " if cfg.teacher_weight > 0 else
            "No teacher (teacher_weight 0): `nr` and `nr-wsgan*` are the models as published; ") +

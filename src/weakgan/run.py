@@ -10,6 +10,7 @@ import json
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ from weakgan import distributed
 from weakgan.distributed import DistInfo, gather_rows
 from weakgan.runtime import describe, pick_device, provenance, set_threads
 from weakgan.stages.classifier import ClassifierStage
-from weakgan.teacher import MODELS as TEACHER_MODELS, SECOND_ROUND, uses_teacher
+from weakgan.recipes import recipe, sibling_runs, uses_contrastive, uses_teacher, warm_started, with_run_epochs
 from weakgan.train import fit
 
 
@@ -134,38 +135,9 @@ def backbone_weights_for(cfg: Config, data: Dataset, device: torch.device) -> st
     return None
 
 
-def backbone_start(cfg: Config) -> str:
-    """Where the run's backbone starts, in the order backbone_weights_for looks (a user's file aside)."""
-    return "the teacher" if warm_started(cfg) else "contrastive" if uses_contrastive(cfg) else "scratch"
-
-
-def warm_started(cfg: Config) -> bool:
-    """Whether the run's backbone starts from its teacher run's (pretrain: teacher, a model with a teacher)."""
-    return cfg.pretrain == "teacher" and cfg.model in TEACHER_MODELS
-
-
-def with_run_epochs(cfg: Config) -> Config:
-    """cfg with `epochs` set to this run's own: the wsgan D (gan_d_epochs) and a run warm-started from its
-    teacher (warm_epochs) may train for fewer epochs than the others; 0 keeps `epochs`."""
-    if cfg.model == "wsgan" and cfg.gan_d_epochs > 0:
-        return dataclasses.replace(cfg, epochs=cfg.gan_d_epochs)
-    if warm_started(cfg) and cfg.warm_epochs > 0:
-        return dataclasses.replace(cfg, epochs=cfg.warm_epochs)
-    return cfg
-
-
-def uses_contrastive(cfg: Config) -> bool:
-    """Whether a run starts from the shared contrastive backbone (pretrain: auto/teacher = only the wsgan D's branch)."""
-    if cfg.pretrain not in ("auto", "none", "contrastive", "teacher"):
-        raise WeakganError(f"pretrain '{cfg.pretrain}': expected auto, none, contrastive or teacher")
-    if cfg.pretrain in ("auto", "teacher"):
-        return cfg.model == "wsgan" and cfg.gan_d_resnet
-    return cfg.pretrain == "contrastive"
-
-
 def generator_weights_for(cfg: Config, data: Dataset, split: Split, device: torch.device) -> str | None:
     """The cached stage-1 generator a WSGAN run starts from (trained first if the cache lacks it)."""
-    if cfg.model != "wsgan":
+    if not recipe(cfg.model).generator:
         return None
     from weakgan.stages.gan import pretrain_generator
     return str(pretrain_generator(cfg, data, split, device, cfg.cache_dir))
@@ -173,13 +145,26 @@ def generator_weights_for(cfg: Config, data: Dataset, split: Split, device: torc
 
 def make_stage(cfg: Config, data: Dataset, split: Split, device: torch.device, weights: str | None = None,
                generator_weights: str | None = None, rank: int = 0, world: int = 1):
-    if cfg.model == "wsgan":
+    stage = recipe(cfg.model).stage
+    if stage == "wsgan":
         from weakgan.stages.gan import WSGANClassifierStage
         return WSGANClassifierStage(cfg, data, split, device, weights, generator_weights, rank, world)
-    if cfg.model.startswith("nr-wsgan"):
+    if stage == "nr-wsgan":
         from weakgan.stages.nr_wsgan import NRWSGANStage
         return NRWSGANStage(cfg, data, split, device, weights, rank, world)
     return ClassifierStage(cfg, data, split, device, weights, rank, world)
+
+
+def train_with_teacher(cfg: Config, out: str | Path, override: bool = False) -> dict:
+    """`weakgan train`: a run that learns from a clean-only teacher and names none (teacher_run) gets one
+    trained first, into OUT/teacher (resumable like the run itself); every other run it reads must be given."""
+    if uses_teacher(cfg) and not cfg.teacher_run and recipe(cfg.model).teacher == "clean-only":
+        check_run_folder(cfg, Path(out))   # the run's own folder first: no teacher for a run that cannot start
+        teacher = Path(out) / "teacher"
+        if not (teacher / "metrics.json").exists():
+            train_run(dataclasses.replace(cfg, model="clean-only"), teacher, override)
+        cfg = dataclasses.replace(cfg, teacher_run=str(teacher))
+    return train_run(cfg, out, override)
 
 
 def train_run(cfg: Config, out: str | Path, override: bool = False) -> dict:
@@ -188,6 +173,10 @@ def train_run(cfg: Config, out: str | Path, override: bool = False) -> dict:
     folder's lock throughout."""
     if cfg.noise != "auto":
         parse_noise(cfg.noise)  # fail on a bad setting before touching data or disk
+    for setting, model in sibling_runs(cfg):   # a run trains from the runs it is given, never makes them
+        if not getattr(cfg, setting):
+            raise WeakganError(f"model '{cfg.model}' needs --{setting.replace('_', '-')} RUN_DIR: a finished "
+                               f"{model} run on the same split (`weakgan sweep` fills it in)")
     info = distributed.setup(cfg.device)
     out = Path(out)
     if not info.main:
@@ -198,20 +187,12 @@ def train_run(cfg: Config, out: str | Path, override: bool = False) -> dict:
 
 
 def _train(cfg: Config, out: Path, info: DistInfo, override: bool) -> dict:
+    t0 = time.perf_counter()
     threads = set_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     data = load_dataset(cfg.dataset, cfg.data_dir, cfg.download, cfg=cfg)
     cfg = resolve_auto(cfg, data)
-    if cfg.model == SECOND_ROUND and uses_teacher(cfg) and not cfg.teacher_run:
-        raise WeakganError(f"model '{SECOND_ROUND}' needs --teacher-run RUN_DIR: a finished nr-wsgan run on the "
-                           "same split (`weakgan sweep` fills it in)")
-    if uses_teacher(cfg) and not cfg.teacher_run:
-        # no teacher given: train the clean-only one first (resumable, like the run itself)
-        teacher = out / "teacher"
-        if not (teacher / "metrics.json").exists():
-            train_run(dataclasses.replace(cfg, model="clean-only"), teacher, override)
-        cfg = dataclasses.replace(cfg, teacher_run=str(teacher))
-    cfg = with_run_epochs(cfg)   # after the teacher, which trains the full epochs
+    cfg = with_run_epochs(cfg)
     if info.main:   # rank 0 writes the split and does shared pretraining; the others then read them
         check_same_settings(cfg, out, override)
         split = load_or_make_split(cfg, data, out)
@@ -230,7 +211,7 @@ def _train(cfg: Config, out: Path, info: DistInfo, override: bool) -> dict:
         stage.train_model = torch.compile(stage.train_model)
     identity = {"model": cfg.model, "dataset": cfg.dataset, "clean_fraction": cfg.clean_fraction,
                 "noise": cfg.noise, "seed": cfg.seed, "n_train": split.n_train, "world": info.world}
-    run_cfg = getattr(stage, "cfg", cfg)   # a stage may adapt settings (WSGAN: its own batch size, no EMA)
+    run_cfg = stage.cfg   # a stage may adapt settings (WSGAN: its own batch size, no EMA)
     schedule = run_cfg.schedule(split.n_train)
     if info.main and run_cfg.steps(split.n_train) > run_cfg.epoch_steps(split.n_train):
         print(f"weakgan: {cfg.model}: {schedule}", file=sys.stderr)   # a small dataset: say why it trains longer
@@ -238,7 +219,9 @@ def _train(cfg: Config, out: Path, info: DistInfo, override: bool) -> dict:
                   name=cfg.model, main=info.main)
     metrics = evaluate(stage.model, stage.score, data, split, stage.mean, stage.std, cfg, info.device, out, info)
     metrics.update({"model": cfg.model, "clean_fraction": split.clean_fraction, "noise": cfg.noise,
-                    "seed": cfg.seed, "steps": summary["steps"], "schedule": schedule, "train_seconds": summary["train_seconds"],
+                    "seed": cfg.seed, "steps": summary["steps"], "schedule": schedule,
+                    "train_seconds": summary["train_seconds"],
+                    "wall_seconds": time.perf_counter() - t0,   # this call: data, pretraining, training, evaluation
                     "device": describe(info.device) + (f"x{info.world}" if info.world > 1 else ""),
                     "threads": threads, "world_size": info.world, "precision": summary["precision"],
                     "precision_reason": summary["precision_reason"], "compile": cfg.compile,
@@ -246,7 +229,7 @@ def _train(cfg: Config, out: Path, info: DistInfo, override: bool) -> dict:
                     "input_shape": list(data.train.shape), "split": split.summary(data.train.targets.numpy())})
     if info.main:
         save_weights(out / "model.safetensors", stage.model.state_dict())
-        if cfg.model == "wsgan":   # its generator, for nr-wsgan and `weakgan generate`, and the paper's Fig. 3
+        if recipe(cfg.model).generator:   # its generator, for nr-wsgan and `weakgan generate`, and the paper's Fig. 3
             from weakgan.gan_metrics import class_grid
             from weakgan.stages.gan import save_generator
             save_generator(out, stage.model.generator)

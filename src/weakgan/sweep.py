@@ -10,9 +10,8 @@ from weakgan import WeakganError
 from weakgan.checkpoint import atomic_write_text
 from weakgan.config import Config, check_models, differences, read_config
 from weakgan.report import results_table, row_from_metrics, write_results_csv
-from weakgan.run import backbone_start, prepare_out_dir, train_run, uses_contrastive, warm_started, with_run_epochs
-from weakgan.stages.nr_wsgan import VARIANTS as NR_WSGAN
-from weakgan.teacher import SECOND_ROUND, uses_teacher
+from weakgan.recipes import backbone_start, sibling_runs, unused_settings, with_run_epochs
+from weakgan.run import prepare_out_dir, train_run
 
 PAPER_TABLE1 = {0.05: 83.73, 0.10: 86.12, 0.20: 87.14, 0.50: 88.84, 0.70: 88.99}
 PAPER_TABLE2 = {0.05: 77.80, 0.10: 81.07, 0.20: 82.93, 0.50: 89.86, 0.70: 90.68}
@@ -84,49 +83,13 @@ def sweep(base: Config, models: list[str], fractions: list[float], seeds: list[i
     return rows
 
 
-def uses_pseudo_conditioning(cfg: Config) -> bool:
-    """A wsgan-family run whose generator is conditioned on clean + pseudo-labels (gan_labels: pseudo)."""
-    return cfg.model in ("wsgan", *NR_WSGAN) and cfg.gan_labels == "pseudo"
-
-
-# the runs a grid entry reads from its split's siblings, unless the base config names them:
-# (setting, sibling model, does a run of this config read it); a sweep runs each sibling before its readers
-SIBLING_RUNS = (("teacher_run", "nr-wsgan",                                       # teacher of the 2nd round
-                 lambda cfg: cfg.model == SECOND_ROUND and uses_teacher(cfg)),
-                ("teacher_run", "clean-only",                                     # teacher of nr, nr-wsgan*
-                 lambda cfg: cfg.model != SECOND_ROUND and uses_teacher(cfg)),
-                ("gan_pseudo_run", "clean-only", uses_pseudo_conditioning),       # pseudo-labeller of G
-                ("wsgan_run", "wsgan", lambda cfg: cfg.model in NR_WSGAN))        # D and G of nr-wsgan*
-
-
 def run_config(base: Config, model: str, fraction: float, seed: int, out: Path) -> Config:
-    """The settings of one grid entry: base, with the sibling runs it reads (SIBLING_RUNS) filled in."""
+    """The settings of one grid entry: base, with the runs of its split it reads (recipes.sibling_runs) filled in."""
     cfg = dataclasses.replace(base, model=model, clean_fraction=fraction, seed=seed)
-    for setting, sibling, reads in SIBLING_RUNS:
-        if reads(cfg) and not getattr(base, setting):
+    for setting, sibling in sibling_runs(cfg):
+        if not getattr(base, setting):
             cfg = dataclasses.replace(cfg, **{setting: str(run_dir_for(out, sibling, fraction, base.noise, seed))})
     return with_run_epochs(cfg)
-
-
-def unused_settings(cfg: Config) -> set[str]:
-    """Settings a run of cfg.model never reads: a finished run may differ in them and still be reused."""
-    names = {f.name for f in dataclasses.fields(Config)}
-    unused = set()
-    if not uses_contrastive(cfg):
-        unused |= {n for n in names if n.startswith("contrastive_")}
-    if not uses_teacher(cfg):
-        unused |= {n for n in names if n.startswith("teacher_")}
-    if cfg.model not in ("wsgan", *NR_WSGAN):
-        unused |= {n for n in names if n.startswith("gan_")}
-    if cfg.model not in NR_WSGAN:
-        unused |= {"wsgan_run", "fake_share", "wsgan_lr_scale"}
-    if cfg.model != SECOND_ROUND:
-        unused |= {"round2_erase"}
-    if cfg.model not in ("nr", *NR_WSGAN):
-        unused |= {"clean_share", "alpha"}
-    if not warm_started(cfg):
-        unused |= {"warm_epochs"}
-    return unused
 
 
 def check_finished_run(run_dir: Path, cfg: Config) -> None:
@@ -143,16 +106,15 @@ def check_finished_run(run_dir: Path, cfg: Config) -> None:
 
 
 def with_dependencies(models: list[str], base: Config) -> list[str]:
-    """The models in an order where the sibling runs a model reads (SIBLING_RUNS) come before it, each
+    """The models in an order where the sibling runs a model reads (recipes.sibling_runs) come before it, each
     added if it is not asked for: e.g. nr-wsgan-round2 -> clean-only, wsgan, nr-wsgan, nr-wsgan-round2."""
     order: list[str] = []
 
     def add(model: str) -> None:
         if model in order:
             return
-        cfg = dataclasses.replace(base, model=model)
-        for setting, sibling, reads in SIBLING_RUNS:
-            if reads(cfg) and not getattr(base, setting):
+        for setting, sibling in sibling_runs(dataclasses.replace(base, model=model)):
+            if not getattr(base, setting):
                 add(sibling)
         order.append(model)
 

@@ -22,15 +22,6 @@ from weakgan import WeakganError
 from weakgan.data.dataset import Dataset
 from weakgan.noise import Split
 
-# a second round of self-training: nr-wsgan taught by the split's nr-wsgan run (stages/nr_wsgan.py)
-SECOND_ROUND = "nr-wsgan-round2"
-MODELS = ("nr", "nr-wsgan", "nr-wsgan-nofake", "nr-wsgan-frozen", SECOND_ROUND)   # models that learn from a teacher
-
-
-def uses_teacher(cfg) -> bool:
-    return cfg.model in MODELS and cfg.teacher_weight > 0
-
-
 def require_same_clean_split(run_dir: str | Path, split: Split, why: str) -> None:
     """A run whose predictions feed this one must have used exactly this clean subset: otherwise its
     clean labels would leak into this split's noisy set."""

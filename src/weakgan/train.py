@@ -18,6 +18,7 @@ from weakgan import WeakganError
 from weakgan.checkpoint import all_finite, load_checkpoint, save_checkpoint
 from weakgan.config import Config
 from weakgan.runtime import PROBE_MIN_STEPS, autocast, choose_precision, training_speed
+from weakgan.stages.base import Stage
 
 
 def make_optimizer(cfg: Config, params) -> torch.optim.Optimizer:
@@ -88,7 +89,7 @@ class LossStep:
     parameters (or its param_groups()), warm-up + cosine schedule, autocast and a GradScaler for fp16.
     The precision (cfg.amp, `auto` resolved by runtime.choose_precision) is fixed here, for the whole run."""
 
-    def __init__(self, stage, cfg: Config, total_steps: int, device: torch.device, name: str):
+    def __init__(self, stage: Stage, cfg: Config, total_steps: int, device: torch.device, name: str):
         self.stage, self.cfg, self.device, self.name = stage, cfg, device, name
         probe = None
         if cfg.amp == "auto" and total_steps >= PROBE_MIN_STEPS:
@@ -96,8 +97,7 @@ class LossStep:
             probe = lambda precision: training_speed(stage.model, shape, batch, device, precision,  # noqa: E731
                                                      cfg.channels_last)
         self.precision, self.precision_reason = choose_precision(cfg.amp, device, probe=probe)
-        params = stage.param_groups() if hasattr(stage, "param_groups") else stage.model.parameters()
-        self.opt = make_optimizer(cfg, params)
+        self.opt = make_optimizer(cfg, stage.param_groups())
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, warmup_cosine(total_steps, cfg.warmup))
         # fp16 needs loss scaling; bf16 has fp32's range and does not
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.precision == "fp16")
@@ -174,18 +174,17 @@ class StopRequest:
             signal.signal(sig, handler)
 
 
-def fit(stage, cfg: Config, total_steps: int, ckpt_path: Path, identity: dict, name: str = "train",
+def fit(stage: Stage, cfg: Config, total_steps: int, ckpt_path: Path, identity: dict, name: str = "train",
         main: bool = True) -> dict:
     """Train stage.model for total_steps, resuming from ckpt_path if it exists. Returns a summary.
 
-    A stage either defines loss(batch) (LossStep does the update) or train_step(step) -> logs, doing its
-    own updates (GANs: several optimizers, several critic steps); then its state_dict() must hold its
-    optimizers and random generators. Either way this loop owns checkpoints, resume, guards and progress.
+    The stage's update is LossStep over its loss(batch), or its own train_step (stages/base.py). Either way
+    this loop owns checkpoints, resume, guards and progress.
     Under torchrun every rank runs this loop; only the main rank (main=True) writes checkpoints.
     """
     model = stage.model
     device = next(model.parameters()).device
-    if hasattr(stage, "train_step"):
+    if stage.own_updates:
         step_fn, run_step = stage, stage.train_step
     else:
         step_fn = run_step = LossStep(stage, cfg, total_steps, device, name)

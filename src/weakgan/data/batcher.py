@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from weakgan.augment import augment
+from weakgan.augment import augment, strong_augment
 from weakgan.config import Config
 
 
@@ -21,6 +21,11 @@ class Batcher:
         x = (self.images[idx.to(self.images.device)].float() / 255.0 - self.mean) / self.std
         if train:
             x = augment(x, self.gen, self.cfg.crop_pad, self.cfg.mirrored(), self.cfg.vflip)
+        return x.contiguous(memory_format=self.memory_format)
+
+    def strong(self, idx: torch.Tensor, n_ops: int) -> torch.Tensor:
+        """A strongly augmented view (augment.strong_augment) on top of the usual one: for consistency training."""
+        x = strong_augment(self(idx), self.gen, self.mean, self.std, n_ops)
         return x.contiguous(memory_format=self.memory_format)
 
 

@@ -3,18 +3,10 @@
 `backbone: auto` (the default) takes `smallcnn` for images of at most 64 px a side and ResNet18 above;
 accuracy and speed of both, measured the same way, are in benchmarks/results/backbones.md.
 
-ResNet18 for small images.
-
-Stem choice, measured on the 2-core CPU (torch 2.14.1, batch 256, 1x28x28, train images/s | infer/s):
-  ImageNet stem (7x7/2 conv + max-pool; layer1 at 7x7)   616 | 2726   channels_last: 778 | 3495
-  3x3/2 conv, no max-pool (layer1 at 14x14)              244 |  834   channels_last: 278 |  965
-  3x3/1 conv + max-pool  (layer1 at 14x14)               211 |  668   channels_last: 252 |  897
-(benchmarks/stem_speed.py reproduces this.) Accuracy per time on the real data (clean-only at 70% clean,
-seed 0, 3 epochs, bf16, test top-1 with flip TTA, same CPU): ImageNet stem 89.45%, `cifar` stem 91.16%
-(benchmarks/results/tta.md); nr at 70% trains in 143 s vs 312 s (table1_imagenet_stem.csv, table1.csv).
-Even on all 60,000 true labels the ImageNet stem stops near 89.6% (gan.md's first evaluator): its 1x1
-layer4 maps are too coarse for 28x28 clothes. The ImageNet stem stays the default (tests, the quick preset, large user
-images); the full preset and the Table 1 benchmark use `stem: cifar`.
+ResNet18 for small images: the ImageNet stem (7x7/2 conv + max-pool) is the fastest, the `cifar` stem
+(3x3/2 conv, no max-pool, layer1 at 14x14 for 28x28 inputs) keeps finer maps for small images and is more
+accurate at well under half the speed; both measured in benchmarks/results/stem_speed.md. The ImageNet stem stays the
+default for ResNet18 (large user images); the full preset and the Table 1 benchmark use `stem: cifar`.
 """
 from __future__ import annotations
 

@@ -15,9 +15,11 @@ from weakgan.models.backbone import load_backbone_weights, make_backbone, resolv
 from weakgan.models.heads import HEAD_SCORE, Classifier, MLPHead, NRModel
 from weakgan.noise import UNLABELLED, Split
 from weakgan.sampling import MixedBatches, split_batch
-from weakgan.teacher import teacher_targets, uses_teacher
+from weakgan.recipes import recipe, uses_teacher
+from weakgan.stages.base import Stage
+from weakgan.stages.consistency import AdaptiveThresholds
+from weakgan.teacher import teacher_targets
 
-MODELS = ("clean-only", "naive", "nr")
 
 
 def bce_onehot(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -89,13 +91,14 @@ class TeacherTargets:
         return self.teacher
 
 
-class ClassifierStage(TeacherTargets):
+class ClassifierStage(TeacherTargets, Stage):
     score = HEAD_SCORE
 
     def __init__(self, cfg: Config, data: Dataset, split: Split, device: torch.device,
                  backbone_weights: str | None = None, rank: int = 0, world: int = 1):
-        if cfg.model not in MODELS:
-            raise WeakganError(f"model '{cfg.model}': expected one of {', '.join(MODELS)}")
+        self.recipe = recipe(cfg.model)
+        if self.recipe.stage != "classifier":
+            raise WeakganError(f"model '{cfg.model}' is not trained by the classifier stage")
         self.cfg, self.device = cfg, device
         k, channels = data.train.num_classes, data.train.shape[0]
         backbone = make_backbone(resolve_backbone(cfg.backbone, data.train.shape), channels, cfg.stem,
@@ -103,7 +106,7 @@ class ClassifierStage(TeacherTargets):
         if backbone_weights:
             load_backbone_weights(backbone, backbone_weights)
         clean_head = MLPHead((backbone.out_dim, cfg.head_hidden, k))
-        if cfg.model == "nr":
+        if self.recipe.residual:
             self.model = NRModel(backbone, clean_head, MLPHead((backbone.out_dim, cfg.head_hidden, k)))
         else:
             self.model = Classifier(backbone, clean_head)
@@ -115,21 +118,27 @@ class ClassifierStage(TeacherTargets):
         self.labels = given_labels(data, split, device)
         self.init_teacher(data, split)
         clean = torch.as_tensor(split.clean_idx)
-        noisy = noisy_part(split, uses_teacher(cfg))
+        # the noisy part of a batch: the images with a noisy label and, when something gives them targets (a
+        # teacher, consistency), the unlabelled ones
+        noisy = noisy_part(split, uses_teacher(cfg) or self.recipe.consistency)
         b = cfg.batch_size
-        if cfg.model == "clean-only":
+        if self.recipe.batches == "clean":
             parts, sizes = {"clean": clean}, {"clean": b}
-        elif cfg.model == "naive":
+        elif self.recipe.batches == "all":
             parts, sizes = {"all": torch.cat([clean, noisy])}, {"all": b}
         else:
             if len(noisy) == 0:
-                raise WeakganError("model 'nr' needs noisy labels or a teacher (--teacher-weight > 0); noise "
+                raise WeakganError(f"model '{cfg.model}' needs noisy labels or a teacher (--teacher-weight > 0); noise "
                                    "'none' leaves the noisy set unlabelled")
             n_clean, n_noisy = split_batch(b, cfg.clean_share)
             parts, sizes = {"clean": clean, "noisy": noisy}, {"clean": n_clean, "noisy": n_noisy}
         self.batches = MixedBatches(parts, sizes, seed=cfg.seed, rank=rank, world=world)
         self.mean, self.std = normalization(data.train.images)
         self.batcher = Batcher(data.train.images, self.mean, self.std, device, cfg, seed=cfg.seed + 1)
+        if self.recipe.consistency:
+            prior = torch.bincount(data.train.targets[clean], minlength=k).float()
+            self.thresholds = AdaptiveThresholds(prior, cfg.consistency_momentum, cfg.consistency_threshold)
+            self.rampup_steps = cfg.consistency_rampup * cfg.steps(split.n_train)
 
     def param_groups(self) -> list[dict]:
         backbone = list(self.model.backbone.parameters())
@@ -139,20 +148,40 @@ class ClassifierStage(TeacherTargets):
                 {"params": heads, "lr": self.cfg.lr}]
 
     def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-        if self.cfg.model != "nr":
+        if not self.recipe.residual:
             idx = next(iter(batch.values()))
             loss = bce_onehot(self.train_model(self.batcher(idx)), self.labels[idx.to(self.device)])
             return loss, {"loss": loss.item()}
         idx = torch.cat([batch["clean"], batch["noisy"]])
-        n_clean = len(batch["clean"])
-        c, r = self.train_model(self.batcher(idx), with_residual=True)  # one pass: BatchNorm sees the mixed batch
+        n_clean, n = len(batch["clean"]), len(idx)
+        x = self.batcher(idx)
+        if self.recipe.consistency:   # the noisy part once more, strongly augmented, in the same pass
+            x = torch.cat([x, self.batcher.strong(batch["noisy"], self.cfg.strong_ops)])
+        c, r = self.train_model(x, with_residual=True)  # one pass: BatchNorm sees the mixed batch
         idx = idx.to(self.device)
         soft = self.teacher_targets()[idx[n_clean:]] if self.teacher_source else None
-        return nr_objective(c, r, self.labels[idx], n_clean, self.cfg, soft)
+        loss, logs = nr_objective(c[:n], r[:n], self.labels[idx], n_clean, self.cfg, soft)
+        if not self.recipe.consistency:
+            return loss, logs
+        # softmax of the clean logits: the heads' renormalized sigmoids are flat (0.9 against 0.05 for the other
+        # nine classes renormalizes to 0.67), so no confidence threshold means the same on them
+        labels, mask = self.thresholds.pseudo_labels(torch.softmax(c[n_clean:n].detach().float(), 1))
+        mask = mask.to(self.device)
+        strong = c[n:][mask]
+        l_cons = bce_onehot(strong, labels.to(self.device)[mask]) * mask.float().mean() if len(strong) else \
+            c.sum() * 0.0
+        weight = self.cfg.consistency_weight * min(1.0, float(self.thresholds.steps) / max(1.0, self.rampup_steps))
+        loss = loss + weight * l_cons
+        return loss, {**logs, "loss": loss.item(), "consistency": l_cons.item(), "confident": mask.float().mean().item()}
 
     def state_dict(self) -> dict:
-        return {"batches": self.batches.state_dict(), "augment_gen": self.batcher.gen.get_state()}
+        state = {"batches": self.batches.state_dict(), "augment_gen": self.batcher.gen.get_state()}
+        if self.recipe.consistency:
+            state["thresholds"] = self.thresholds.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         self.batches.load_state_dict(state["batches"])
         self.batcher.gen.set_state(state["augment_gen"])
+        if self.recipe.consistency:
+            self.thresholds.load_state_dict(state["thresholds"])

@@ -21,6 +21,8 @@ from weakgan.checkpoint import atomic_write_text, cache_lock, save_weights
 from weakgan.config import Config
 from weakgan.data.dataset import Dataset
 from weakgan.models.backbone import make_backbone, resolve_backbone
+from weakgan.recipes import recipe
+from weakgan.stages.base import Stage
 from weakgan.sampling import MixedBatches
 from weakgan.data.batcher import Batcher, normalization
 from weakgan.train import fit
@@ -48,10 +50,11 @@ class SimCLR(nn.Module):
         return self.projector(self.backbone(x))
 
 
-class ContrastiveStage:
+class ContrastiveStage(Stage):
     def __init__(self, cfg: Config, data: Dataset, device: torch.device):
         self.cfg = cfg
         self.model = SimCLR(data.train.shape[0], cfg.backbone, cfg.stem, cfg.backbone_width).to(device)
+        self.train_model = self.model
         if cfg.channels_last:
             self.model.to(memory_format=torch.channels_last)
         self.batches = MixedBatches({"all": torch.arange(len(data.train))}, {"all": cfg.batch_size}, cfg.seed)
@@ -79,7 +82,7 @@ def contrastive_settings(cfg: Config, data: Dataset) -> Config:
     """The run settings the pretraining uses (its own epochs, lr, batch; no EMA). Its seed is fixed: it reads
     no labels, so one pretraining serves every clean fraction and every seed of a sweep. The backbone is the
     run's own, but for the wsgan D, whose pretrained branch is the paper's ResNet18."""
-    backbone = "resnet18" if cfg.model == "wsgan" else resolve_backbone(cfg.backbone, data.train.shape)
+    backbone = "resnet18" if recipe(cfg.model).stage == "wsgan" else resolve_backbone(cfg.backbone, data.train.shape)
     return dataclasses.replace(cfg, epochs=cfg.contrastive_epochs, lr=cfg.contrastive_lr, backbone=backbone,
                                batch_size=cfg.contrastive_batch_size, weight_decay=1e-4, ema=0.0, seed=0)
 

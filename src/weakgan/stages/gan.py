@@ -35,6 +35,7 @@ from weakgan.models.gan import (WSGAN, Critic, Generator, WGANPair, WSGANDiscrim
                                 uint8_to_gan)
 from weakgan.noise import UNLABELLED, Split
 from weakgan.sampling import MixedBatches, split_batch
+from weakgan.stages.base import Stage
 from weakgan.data.batcher import Batcher, normalization
 from weakgan.train import NonFiniteLoss, fit, warmup_cosine
 
@@ -110,8 +111,9 @@ def conditioning_set(cfg, data: Dataset, split: Split, device: torch.device, log
     return torch.cat([clean, keep]), torch.cat([labels, pseudo]), info
 
 
-class GeneratorPretrainStage:
+class GeneratorPretrainStage(Stage):
     """Stage 1: WGAN-GP, gan_n_critic critic steps per generator step; fit() runs gan_steps generator steps."""
+    own_updates = True
 
     def __init__(self, cfg, data: Dataset, idx: torch.Tensor, labels: torch.Tensor, device: torch.device):
         self.cfg = cfg
@@ -120,6 +122,7 @@ class GeneratorPretrainStage:
             raise WeakganError(f"generator: images must be square, got {h}x{w}; pass --image-size S")
         g = Generator(k, c, h, cfg.gan_z_dim, cfg.gan_g_width)
         self.model = WGANPair(g, Critic(k, c, h, cfg.gan_critic_width)).to(device)
+        self.train_model = self.model
         self.images = data.train.images[idx].to(device)
         self.labels = labels.to(device)
         self.batch_size = cfg.gan_batch_size
@@ -230,7 +233,7 @@ def wsgan_settings(cfg: Config) -> Config:
     return dataclasses.replace(cfg, ema=0.0, batch_size=cfg.gan_d_batch_size)
 
 
-class WSGANClassifierStage:
+class WSGANClassifierStage(Stage):
     """Stage 2 (+ stage 3 with gan_g_every > 0), with ClassifierStage's interface for run.py:
     model (forward(x) = D's K class logits for images in the classifier normalization (x/255 - mean)/std),
     score, mean, std, batches, state_dict/load_state_dict, and train_step (it owns its optimizers).
@@ -240,6 +243,7 @@ class WSGANClassifierStage:
     images per real image (labels uniform over the classes), augmented like the real rows.
     """
     score = "softmax"
+    own_updates = True
 
     def __init__(self, cfg: Config, data: Dataset, split: Split, device: torch.device,
                  backbone_weights: str | None = None, generator_weights: str | Path | None = None,

@@ -31,15 +31,14 @@ from weakgan.config import Config, from_dict, load_yaml
 from weakgan.data.dataset import Dataset
 from weakgan.models.backbone import load_backbone_weights, make_backbone, resolve_backbone
 from weakgan.models.gan import WSGAN, gan_to_classifier
-from weakgan.models.heads import MLPHead
+from weakgan.models.heads import HEAD_SCORE, MLPHead
 from weakgan.noise import Split
 from weakgan.sampling import MixedBatches, split_batch
 from weakgan.data.batcher import Batcher, normalization
 from weakgan.stages.classifier import TeacherTargets, given_labels, noisy_part, nr_objective
-from weakgan.teacher import SECOND_ROUND, require_same_clean_split, uses_teacher
-
-VARIANTS = ("nr-wsgan", "nr-wsgan-nofake", "nr-wsgan-frozen", SECOND_ROUND)
-
+from weakgan.recipes import recipe, uses_teacher
+from weakgan.stages.base import Stage
+from weakgan.teacher import require_same_clean_split
 
 class NRWSGANModel(nn.Module):
     """forward(x) = clean logits c; forward(x, with_residual=True) = (c, r) with r = D's class logits."""
@@ -69,20 +68,20 @@ def load_wsgan_run(run_dir: str | Path, data: Dataset, split: Split, device: tor
     return stage.model
 
 
-class NRWSGANStage(TeacherTargets):
-    score = "sigmoid"
+class NRWSGANStage(TeacherTargets, Stage):
+    score = HEAD_SCORE
 
     def __init__(self, cfg: Config, data: Dataset, split: Split, device: torch.device,
                  backbone_weights: str | None = None, rank: int = 0, world: int = 1):
-        if cfg.model not in VARIANTS:
-            raise WeakganError(f"model '{cfg.model}': expected one of {', '.join(VARIANTS)}")
+        r = recipe(cfg.model)
+        if r.stage != "nr-wsgan":
+            raise WeakganError(f"model '{cfg.model}' is not trained by the nr-wsgan stage")
         if not cfg.wsgan_run:
             raise WeakganError(f"model '{cfg.model}' needs --wsgan-run RUN_DIR (a finished --model wsgan run "
                                "on the same split)")
         self.cfg, self.device = cfg, device
-        self.fakes = cfg.model != "nr-wsgan-nofake"
-        self.frozen = cfg.model == "nr-wsgan-frozen"
-        self.erase = cfg.round2_erase if cfg.model == SECOND_ROUND else 0.0
+        self.fakes, self.frozen = r.fakes, r.frozen_d
+        self.erase = cfg.round2_erase if r.erase else 0.0
         if not 0.0 <= self.erase <= 1.0:
             raise WeakganError(f"round2_erase {self.erase}: expected a probability in [0, 1]")
         k, channels = data.train.num_classes, data.train.shape[0]

@@ -1,0 +1,133 @@
+"""One recipe per model: the stage that trains it, the runs of its split it reads, the settings it uses, where its
+backbone starts and its own epoch count. Everything that differs between models is read from here, so a new
+model is one entry in RECIPES (plus a stage, where none of the existing ones trains it).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from weakgan import WeakganError
+
+
+@dataclass(frozen=True)
+class Recipe:
+    stage: str                    # what trains it (run.make_stage): classifier | wsgan | nr-wsgan
+    batches: str = "clean"        # classifier stages: clean | all (clean + noisy, as one) | mixed (NR's clean:noisy)
+    teacher: str = ""             # the model of the split's run it learns soft targets from (teacher_weight > 0)
+    reads_wsgan: bool = False     # D and G come from a finished wsgan run of the split (wsgan_run)
+    generator: bool = False       # trains with a stage-1 generator of its own (gan_* settings)
+    fakes: bool = False           # generated images in the noisy part of its batches (fake_share)
+    frozen_d: bool = False        # the wsgan run's D is kept as it is
+    erase: bool = False           # random erasing on its real images (round2_erase): a noised student
+    consistency: bool = False     # FixMatch-style consistency on the non-clean images (stages/consistency.py)
+    epochs_setting: str = ""      # a setting that, when > 0, replaces `epochs` for this model
+
+    @property
+    def residual(self) -> bool:
+        """Whether it fits the noisy labels through sigmoid(c + r) (Hu et al.'s loss, alpha, clean_share)."""
+        return self.batches == "mixed"
+
+
+RECIPES = {
+    "clean-only": Recipe("classifier", batches="clean"),
+    "naive": Recipe("classifier", batches="all"),
+    "nr": Recipe("classifier", batches="mixed", teacher="clean-only"),
+    "nr-match": Recipe("classifier", batches="mixed", teacher="clean-only", consistency=True),
+    "wsgan": Recipe("wsgan", generator=True, epochs_setting="gan_d_epochs"),
+    "nr-wsgan": Recipe("nr-wsgan", batches="mixed", teacher="clean-only", reads_wsgan=True, fakes=True),
+    "nr-wsgan-nofake": Recipe("nr-wsgan", batches="mixed", teacher="clean-only", reads_wsgan=True),
+    "nr-wsgan-frozen": Recipe("nr-wsgan", batches="mixed", teacher="clean-only", reads_wsgan=True, fakes=True,
+                              frozen_d=True),
+    # a second round of self-training: taught by the split's nr-wsgan run
+    "nr-wsgan-round2": Recipe("nr-wsgan", batches="mixed", teacher="nr-wsgan", reads_wsgan=True, fakes=True,
+                              erase=True),
+}
+MODELS = tuple(RECIPES)
+
+
+def recipe(model: str) -> Recipe:
+    if model not in RECIPES:
+        raise WeakganError(f"model '{model}': expected one of {', '.join(MODELS)}")
+    return RECIPES[model]
+
+
+def uses_teacher(cfg) -> bool:
+    """Whether a run learns its teacher run's soft predictions on the noisy and unlabelled images."""
+    return bool(recipe(cfg.model).teacher) and cfg.teacher_weight > 0
+
+
+def uses_gan(cfg) -> bool:
+    """Whether a run reads the gan_* settings: it trains a generator, or takes D and G from a wsgan run."""
+    r = recipe(cfg.model)
+    return r.generator or r.reads_wsgan
+
+
+def warm_started(cfg) -> bool:
+    """Whether the run's backbone starts from its teacher run's (pretrain: teacher, a model with a teacher)."""
+    return cfg.pretrain == "teacher" and bool(recipe(cfg.model).teacher)
+
+
+def uses_contrastive(cfg) -> bool:
+    """Whether a run starts from the shared contrastive backbone (pretrain: auto/teacher = only the wsgan D's
+    ResNet18 branch, as the paper has it)."""
+    if cfg.pretrain in ("auto", "teacher"):
+        return recipe(cfg.model).generator and cfg.gan_d_resnet
+    return cfg.pretrain == "contrastive"
+
+
+def backbone_start(cfg) -> str:
+    """Where the run's backbone starts (a user's weights file aside): the teacher's, contrastive, scratch."""
+    return "the teacher" if warm_started(cfg) else "contrastive" if uses_contrastive(cfg) else "scratch"
+
+
+def with_run_epochs(cfg):
+    """cfg with `epochs` set to this run's own: a model's own epoch setting (the wsgan D: gan_d_epochs) or, for a
+    run warm-started from its teacher, warm_epochs; 0 keeps `epochs`."""
+    own = recipe(cfg.model).epochs_setting
+    if own and getattr(cfg, own) > 0:
+        return dataclasses.replace(cfg, epochs=getattr(cfg, own))
+    if warm_started(cfg) and cfg.warm_epochs > 0:
+        return dataclasses.replace(cfg, epochs=cfg.warm_epochs)
+    return cfg
+
+
+def sibling_runs(cfg) -> list[tuple[str, str]]:
+    """(setting, model) for every run of the same split this run reads: its teacher (teacher_run), the
+    classifier whose confident predictions condition its generator (gan_pseudo_run, gan_labels: pseudo) and
+    the wsgan run it takes D and G from (wsgan_run)."""
+    r, runs = recipe(cfg.model), []
+    if uses_teacher(cfg):
+        runs.append(("teacher_run", r.teacher))
+    if uses_gan(cfg) and cfg.gan_labels == "pseudo":
+        runs.append(("gan_pseudo_run", "clean-only"))
+    if r.reads_wsgan:
+        runs.append(("wsgan_run", "wsgan"))
+    return runs
+
+
+def unused_settings(cfg) -> set[str]:
+    """The settings a run of cfg.model never reads: a finished run may differ in them and still be the run
+    asked for."""
+    r, names = recipe(cfg.model), {f.name for f in dataclasses.fields(cfg)}
+    unused = set()
+    if not uses_contrastive(cfg):
+        unused |= {n for n in names if n.startswith("contrastive_")}
+    if not uses_teacher(cfg):
+        unused |= {n for n in names if n.startswith("teacher_")}
+    if not uses_gan(cfg):
+        unused |= {n for n in names if n.startswith("gan_")}
+    if not r.reads_wsgan:
+        unused |= {"wsgan_run", "wsgan_lr_scale"}
+    if not r.fakes:
+        unused |= {"fake_share"}
+    if not r.erase:
+        unused |= {"round2_erase"}
+    if not r.consistency:
+        unused |= {"consistency_weight", "consistency_momentum", "consistency_rampup", "consistency_threshold",
+                   "strong_ops"}
+    if not r.residual:
+        unused |= {"clean_share", "alpha"}
+    if not warm_started(cfg):
+        unused |= {"warm_epochs"}
+    return unused
