@@ -8,9 +8,13 @@ import sys
 from conftest import TINY, run_cli
 
 # Both runs draw the same global batches (ranks take interleaved halves) and average gradients, so
-# they differ only through per-rank BatchNorm statistics and augmentation draws: on the tiny set the
-# top-1 of the two must agree within this tolerance (and both must have learned).
-TOP1_TOLERANCE = 0.25
+# they differ only through per-rank BatchNorm statistics and augmentation draws. Measured on this test's
+# settings (2026-11-30, seeds 0-2): top-1 identical for every seed (0.60 both), macro AP apart by 0.018,
+# 0.018 and 0.039, while 1-process runs of different seeds span 0.623-0.653. The tolerances are about
+# twice what was seen; a 2-process run that drifts further has changed what it trains on. (Ranks that drew
+# overlapping shares of a batch would not drift that far on this easy set: test_sampling checks the shares.)
+TOP1_TOLERANCE = 0.05
+MACRO_AP_TOLERANCE = 0.08
 
 
 def test_torchrun_two_gloo_processes_match_one(tiny_fashion, tmp_path):
@@ -28,6 +32,7 @@ def test_torchrun_two_gloo_processes_match_one(tiny_fashion, tmp_path):
     assert two["steps"] == one["steps"] and two["n_test"] == one["n_test"] == 100
     assert two["top1"] > 0.3 and one["top1"] > 0.3
     assert abs(two["top1"] - one["top1"]) <= TOP1_TOLERANCE
+    assert abs(two["macro_ap"] - one["macro_ap"]) <= MACRO_AP_TOLERANCE
     # only rank 0 wrote: one checkpoint, one log, no stray temporaries
     assert sorted(p.name for p in (tmp_path / "two" / "checkpoints").iterdir()) == ["last.pt"]
 
