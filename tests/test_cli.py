@@ -103,6 +103,9 @@ def test_every_flag_has_help_in_its_group():
     assert all(docs.get(f.name, ("", ""))[1] for f in fields(Config)), \
         [f.name for f in fields(Config) if not docs.get(f.name, ("", ""))[1]]
     assert docs["gan_steps"][0] == "WSGAN" and docs["lr"][0] == "optimisation" and docs["tta"][0] == "runtime"
+    # a section comment is one line: a second one would read as a group of its own
+    assert {g for g, _ in docs.values()} == {"what to train", "data", "model", "teacher", "semi-supervision",
+                                            "optimisation", "WSGAN", "NR + WSGAN", "runtime"}
     text = run_cli("train", "--help").stdout
     for group in ("data settings:", "optimisation settings:", "teacher settings:", "WSGAN settings:", "runtime settings:"):
         assert group in text

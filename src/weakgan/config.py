@@ -24,7 +24,8 @@ from weakgan.runtime import PRECISIONS
 @dataclass
 class Config:
     # what to train
-    model: str = "nr"                 # clean-only | naive | nr | wsgan | nr-wsgan[-nofake|-frozen|-round2]
+    model: str = "nr"                 # clean-only | naive | nr | nr-match | wsgan | nr-wsgan[-nofake|-frozen|-round2]
+                                      # (recipes.py)
     seed: int = 0                     # seeds the split, the initial weights, batches and augmentation
     # data
     dataset: str = "fashion-mnist"    # fashion-mnist | folder:ROOT | manifest:FILE.csv (docs/own-data.md)
@@ -57,7 +58,7 @@ class Config:
     contrastive_batch_size: int = 256  # its batch (each image in two views: the other views are its negatives)
     contrastive_temperature: float = 0.2  # its NT-Xent temperature
     head_hidden: int = 256            # Linear(512, hidden) -> ReLU -> Linear(hidden, K)
-    # teacher (teacher.py): soft pseudo-labels on the noisy/unlabelled images for the clean net of nr, nr-wsgan*
+    # teacher (teacher.py): soft pseudo-labels on the noisy/unlabelled images for the nr-family's clean net
     teacher_weight: float = 3.0       # weight of that loss; 0 = off (Hu et al. and the paper as published)
     teacher_run: str = ""             # finished classifier run on the same split; empty = train a clean-only
                                       # teacher into OUT/teacher first (sweeps use the clean-only sibling run)
@@ -138,7 +139,7 @@ class Config:
     cache_dir: str = "cache"          # shared pretraining results (contrastive backbone, generator)
     device: str = "auto"              # auto | cpu | cuda | mps
     threads: int = 0                  # CPU threads; 0 = all cores
-    channels_last: bool = True        # measured faster on CPU too (models/backbone.py)
+    channels_last: bool = True        # measured faster on CPU too (benchmarks/results/stem_speed.md)
     amp: str = "auto"                 # auto | none | bf16 | fp16 (CUDA only). auto: bf16 on CUDA; on a CPU, fp32
                                       # unless it has native bf16 and a timing probe finds bf16 faster (runtime.py)
     compile: bool = False             # torch.compile the training model (worth it on CUDA for long runs)
