@@ -44,6 +44,11 @@ def align_and_sharpen(probs: torch.Tensor, prior: torch.Tensor, temperature: flo
     return p / p.sum(1, keepdim=True)
 
 
+def clean_prior(data: Dataset, split: Split) -> torch.Tensor:
+    """Class counts of the split's clean labels (float, K): the class prior predictions are aligned to."""
+    return torch.bincount(data.train.targets[torch.as_tensor(split.clean_idx)], minlength=data.train.num_classes).float()
+
+
 def teacher_targets(run_dir: str | Path, data: Dataset, split: Split, temperature: float,
                     device: torch.device) -> torch.Tensor:
     """(n_train, K) soft targets on `device`: the teacher's aligned, sharpened predictions on every
@@ -62,7 +67,7 @@ def teacher_targets(run_dir: str | Path, data: Dataset, split: Split, temperatur
     # that run trained with flips and predicts with tta (the default)
     probs = torch.from_numpy(teacher.probabilities(images))
     k = data.train.num_classes
-    prior = torch.bincount(data.train.targets[torch.as_tensor(split.clean_idx)], minlength=k).float()
+    prior = clean_prior(data, split)
     out = torch.zeros(split.n_train, k)
     out[noisy] = align_and_sharpen(probs.float(), prior / prior.sum(), temperature)
     return out.to(device)

@@ -18,7 +18,7 @@ from weakgan.sampling import MixedBatches, split_batch
 from weakgan.recipes import recipe, uses_teacher
 from weakgan.stages.base import Stage
 from weakgan.stages.consistency import AdaptiveThresholds
-from weakgan.teacher import teacher_targets
+from weakgan.teacher import clean_prior, teacher_targets
 
 
 
@@ -136,8 +136,8 @@ class ClassifierStage(TeacherTargets, Stage):
         self.mean, self.std = normalization(data.train.images)
         self.batcher = Batcher(data.train.images, self.mean, self.std, device, cfg, seed=cfg.seed + 1)
         if self.recipe.consistency:
-            prior = torch.bincount(data.train.targets[clean], minlength=k).float()
-            self.thresholds = AdaptiveThresholds(prior, cfg.consistency_momentum, cfg.consistency_threshold)
+            self.thresholds = AdaptiveThresholds(clean_prior(data, split), cfg.consistency_momentum,
+                                                 cfg.consistency_threshold)
             self.rampup_steps = cfg.consistency_rampup * cfg.steps(split.n_train)
 
     def param_groups(self) -> list[dict]:

@@ -27,7 +27,7 @@ import torch.nn as nn
 from weakgan import WeakganError
 from weakgan.augment import random_erase
 from weakgan.checkpoint import load_weights
-from weakgan.config import Config, from_dict, load_yaml
+from weakgan.config import Config, read_config
 from weakgan.data.dataset import Dataset
 from weakgan.models.backbone import load_backbone_weights, make_backbone, resolve_backbone
 from weakgan.models.gan import WSGAN, gan_to_classifier
@@ -59,7 +59,7 @@ def load_wsgan_run(run_dir: str | Path, data: Dataset, split: Split, device: tor
     if not (run_dir / "model.safetensors").is_file():
         raise WeakganError(f"{run_dir}: not a finished wsgan run (no model.safetensors); nr-wsgan needs "
                            "--wsgan-run pointing at one trained on the same split")
-    wcfg = from_dict(load_yaml(run_dir / "config.yaml"), source=str(run_dir / "config.yaml"))
+    wcfg = read_config(run_dir / "config.yaml")
     if wcfg.model != "wsgan":
         raise WeakganError(f"{run_dir}: a '{wcfg.model}' run, nr-wsgan needs a wsgan run")
     require_same_clean_split(run_dir, split, "fraction/seed differ")
