@@ -115,18 +115,24 @@ def test_pretrain_teacher_starts_the_backbone_from_the_teacher_run(tiny_fashion,
     for name, pretrain in (("warm", "teacher"), ("cold", "auto")):
         run_cli("train", "--model", "nr", *common, "--teacher-run", str(teacher), "--pretrain", pretrain,
                 "--lr", "0", "--epochs", "0.5", "--out", str(tmp_path / name))
-    # warm_epochs: the warm-started run trains that many epochs (the teacher trained TINY's 5)
+    # warm_epochs / warm_lr: the warm-started run trains that many epochs (the teacher trained TINY's 5) at that lr
     run_cli("train", "--model", "nr", *common, "--teacher-run", str(teacher), "--pretrain", "teacher",
-            "--warm-epochs", "1", "--out", str(tmp_path / "short"))
+            "--warm-epochs", "1", "--warm-lr", "0.0007", "--out", str(tmp_path / "short"))
     steps = {name: json.loads((tmp_path / name / "metrics.json").read_text())["steps"] for name in ("teacher", "short")}
     assert steps["short"] * 5 == pytest.approx(steps["teacher"], abs=5)
-    assert yaml.safe_load((tmp_path / "short" / "config.yaml").read_text())["epochs"] == 1
+    short = yaml.safe_load((tmp_path / "short" / "config.yaml").read_text())
+    assert short["epochs"] == 1 and short["lr"] == 0.0007
     t = load_file(teacher / "model.safetensors")
     convs = [k for k in t if k.startswith("backbone.") and t[k].dim() == 4]   # every conv of the backbone
     assert len(convs) >= 7
     warm, cold = load_file(tmp_path / "warm" / "model.safetensors"), load_file(tmp_path / "cold" / "model.safetensors")
     assert all(torch.equal(warm[k], t[k]) for k in convs)
     assert not any(torch.equal(cold[k], t[k]) for k in convs)
+    # the clean net starts as the teacher's too (the run starts as its teacher); the residual net is its own
+    heads = [k for k in t if k.startswith("clean_head.")]
+    assert heads and all(torch.equal(warm[k], t[k]) for k in heads)
+    assert not any(torch.equal(cold[k], t[k]) for k in heads)
+    assert any(k.startswith("residual_head.") for k in warm)
     # without a teacher there is nothing to start from: a one-line error, not a silent cold start
     bad = run_cli("train", "--model", "nr", *common, "--teacher-weight", "0", "--pretrain", "teacher",
                   "--out", str(tmp_path / "bad"), check=False)

@@ -50,8 +50,9 @@ class Config:
     pretrain: str = "auto"            # none | contrastive: start from a SimCLR backbone trained on the train
                                       # images | auto: contrastive for the wsgan D's ResNet18 branch (as the
                                       # paper has it), none for classifier backbones (measured no better there)
-                                      # | teacher: as auto, but nr and nr-wsgan* start their backbone from
-                                      # their teacher run's (a clean-only run on the same split)
+                                      # | teacher: as auto, but nr, nr-match and nr-wsgan* start their backbone
+                                      # from their teacher run's (a clean-only run on the same split), and the
+                                      # classifier stage's models its clean net too (same head widths)
     backbone_lr_scale: float = 1.0    # backbone lr = lr * this (a pretrained backbone is fine-tuned gently)
     contrastive_epochs: float = 15.0  # SimCLR pretraining (pretrain: contrastive): epochs over the training images
     contrastive_lr: float = 2e-3      # its learning rate
@@ -79,8 +80,10 @@ class Config:
     min_steps: int = 500              # optimizer steps a run takes at least, however few its epochs make: a small
                                       # dataset (1,400 images at batch 256: 16 steps in 3 epochs) would stop
                                       # before it learnt anything (benchmarks/results/own_data.md); 0 = epochs only
-    warm_epochs: float = 0.0          # epochs of a run whose backbone starts from its teacher (pretrain:
-                                      # teacher): it needs fewer than one from scratch; 0 = epochs
+    warm_epochs: float = 0.0          # epochs of a run that starts from its teacher (pretrain: teacher): it
+                                      # needs fewer than one from scratch; 0 = epochs
+    warm_lr: float = 0.0              # peak learning rate of such a run: a lower one refines what the teacher
+                                      # learnt instead of moving away from it (quick.md); 0 = lr
     batch_size: int = 256             # images per step (global: split over torchrun's processes)
     clean_share: float = 0.1          # share of clean samples in an NR batch (Hu et al.: 1:9)
     alpha: float = 0.2                # L = alpha * L_clean + L_noise
@@ -196,7 +199,7 @@ RANGES = {
     "contrastive_epochs": "(0, inf)", "contrastive_lr": "(0, inf)", "contrastive_batch_size": "[2, inf)",
     "contrastive_temperature": "(0, inf)", "head_hidden": "[1, inf)", "teacher_weight": "[0, inf)",
     "teacher_temperature": "(0, inf)", "consistency_weight": "[0, inf)",
-    "consistency_momentum": "[0, 1)", "consistency_rampup": "[0, 1]", "consistency_threshold": "[0, 1]", "strong_ops": "[0, 8]", "epochs": "(0, inf)", "min_steps": "[0, inf)", "warm_epochs": "[0, inf)", "batch_size": "[1, inf)",
+    "consistency_momentum": "[0, 1)", "consistency_rampup": "[0, 1]", "consistency_threshold": "[0, 1]", "strong_ops": "[0, 8]", "epochs": "(0, inf)", "min_steps": "[0, inf)", "warm_epochs": "[0, inf)", "warm_lr": "[0, inf)", "batch_size": "[1, inf)",
     "clean_share": "(0, 1)", "alpha": "[0, inf)", "lr": "[0, inf)", "weight_decay": "[0, inf)", "warmup": "[0, 1)",
     "ema": "[0, 1)", "crop_pad": "[0, inf)", "gan_steps": "[1, inf)", "gan_batch_size": "[1, inf)",
     "gan_n_critic": "[1, inf)", "gan_gp_weight": "[0, inf)", "gan_lr": "(0, inf)", "gan_beta1": "[0, 1)",

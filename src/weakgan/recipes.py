@@ -81,14 +81,14 @@ def backbone_start(cfg) -> str:
     return "the teacher" if warm_started(cfg) else "contrastive" if uses_contrastive(cfg) else "scratch"
 
 
-def with_run_epochs(cfg):
-    """cfg with `epochs` set to this run's own: a model's own epoch setting (the wsgan D: gan_d_epochs) or, for a
-    run warm-started from its teacher, warm_epochs; 0 keeps `epochs`."""
+def with_run_schedule(cfg):
+    """cfg with `epochs` and `lr` set to this run's own: a model's own epoch setting (the wsgan D: gan_d_epochs)
+    or, for a run warm-started from its teacher, warm_epochs and warm_lr; 0 keeps `epochs` / `lr`."""
     own = recipe(cfg.model).epochs_setting
     if own and getattr(cfg, own) > 0:
         return dataclasses.replace(cfg, epochs=getattr(cfg, own))
-    if warm_started(cfg) and cfg.warm_epochs > 0:
-        return dataclasses.replace(cfg, epochs=cfg.warm_epochs)
+    if warm_started(cfg):
+        return dataclasses.replace(cfg, epochs=cfg.warm_epochs or cfg.epochs, lr=cfg.warm_lr or cfg.lr)
     return cfg
 
 
@@ -129,5 +129,5 @@ def unused_settings(cfg) -> set[str]:
     if not r.residual:
         unused |= {"clean_share", "alpha"}
     if not warm_started(cfg):
-        unused |= {"warm_epochs"}
+        unused |= {"warm_epochs", "warm_lr"}
     return unused

@@ -157,9 +157,9 @@ def write_report(rows: list[dict], out: Path, preset: str, cfg: Config, seeds: l
            f"{cfg.teacher_weight:g}); " if cfg.teacher_weight > 0 else
            "No teacher (teacher_weight 0): `nr` and `nr-wsgan*` are the models as published; ") +
           f"epochs {cfg.epochs:g}" + (f" (the wsgan D: {cfg.gan_d_epochs:g})" if cfg.gan_d_epochs else "") +
-          (f" (runs starting from their teacher's backbone: {cfg.warm_epochs:g})"
-           if cfg.warm_epochs and cfg.pretrain == "teacher" else "") +
-          f", batch {cfg.batch_size}, lr {cfg.lr:g}, alpha {cfg.alpha:g}.\n",
+          f", batch {cfg.batch_size}, lr {cfg.lr:g}, alpha {cfg.alpha:g}" +
+          (f"; runs that start as their teacher (its backbone and clean net): epochs {cfg.warm_epochs or cfg.epochs:g}, "
+           f"lr {cfg.warm_lr or cfg.lr:g}" if cfg.pretrain == "teacher" else "") + ".\n",
           "## Table 1: noise-regularization model\n",
           results_table(nr_rows, "top1", {"paper NR (Table 1)": PAPER_TABLE1}) if nr_rows else "(no nr runs)\n",
           "## Table 2: NR + WSGAN\n",

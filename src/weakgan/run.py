@@ -30,7 +30,7 @@ from weakgan import distributed
 from weakgan.distributed import DistInfo, gather_rows
 from weakgan.runtime import describe, pick_device, provenance, set_threads
 from weakgan.stages.classifier import ClassifierStage
-from weakgan.recipes import recipe, sibling_runs, uses_contrastive, uses_teacher, warm_started, with_run_epochs
+from weakgan.recipes import recipe, sibling_runs, uses_contrastive, uses_teacher, warm_started, with_run_schedule
 from weakgan.train import fit
 
 
@@ -192,7 +192,7 @@ def _train(cfg: Config, out: Path, info: DistInfo, override: bool) -> dict:
     torch.manual_seed(cfg.seed)
     data = load_dataset(cfg.dataset, cfg.data_dir, cfg.download, cfg=cfg)
     cfg = resolve_auto(cfg, data)
-    cfg = with_run_epochs(cfg)
+    cfg = with_run_schedule(cfg)
     if info.main:   # rank 0 writes the split and does shared pretraining; the others then read them
         check_same_settings(cfg, out, override)
         split = load_or_make_split(cfg, data, out)

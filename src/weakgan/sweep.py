@@ -10,7 +10,7 @@ from weakgan import WeakganError
 from weakgan.checkpoint import atomic_write_text
 from weakgan.config import Config, check_models, differences, read_config
 from weakgan.report import results_table, row_from_metrics, write_results_csv
-from weakgan.recipes import backbone_start, sibling_runs, unused_settings, with_run_epochs
+from weakgan.recipes import backbone_start, sibling_runs, unused_settings, with_run_schedule
 from weakgan.run import prepare_out_dir, train_run
 
 PAPER_TABLE1 = {0.05: 83.73, 0.10: 86.12, 0.20: 87.14, 0.50: 88.84, 0.70: 88.99}
@@ -89,7 +89,7 @@ def run_config(base: Config, model: str, fraction: float, seed: int, out: Path) 
     for setting, sibling in sibling_runs(cfg):
         if not getattr(base, setting):
             cfg = dataclasses.replace(cfg, **{setting: str(run_dir_for(out, sibling, fraction, base.noise, seed))})
-    return with_run_epochs(cfg)
+    return with_run_schedule(cfg)
 
 
 def check_finished_run(run_dir: Path, cfg: Config) -> None:

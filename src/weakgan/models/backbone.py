@@ -117,3 +117,14 @@ def load_backbone_weights(backbone: nn.Module, path: str | Path) -> None:
     if missing or unexpected:
         raise WeakganError(f"{path}: does not fit the {type(backbone).__name__} backbone (missing {missing[:3]}, "
                            f"unexpected {unexpected[:3]})")
+
+
+def load_head_weights(head: nn.Module, path: str | Path, prefix: str = "clean_head.") -> None:
+    """Load the `prefix` part of a finished weakgan classifier's weights into `head` (same widths)."""
+    state = {k.removeprefix(prefix): v for k, v in load_weights(path).items() if k.startswith(prefix)}
+    try:
+        head.load_state_dict(state)
+    except RuntimeError as e:
+        raise WeakganError(f"{path}: its {prefix.rstrip('.')} does not fit this run's head ({str(e)[:160]}); "
+                           "train with the same head_hidden") from None
+

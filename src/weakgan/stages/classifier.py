@@ -11,11 +11,11 @@ from weakgan import WeakganError
 from weakgan.config import Config
 from weakgan.data.batcher import Batcher, normalization
 from weakgan.data.dataset import Dataset
-from weakgan.models.backbone import load_backbone_weights, make_backbone, resolve_backbone
+from weakgan.models.backbone import load_backbone_weights, load_head_weights, make_backbone, resolve_backbone
 from weakgan.models.heads import HEAD_SCORE, Classifier, MLPHead, NRModel
 from weakgan.noise import UNLABELLED, Split
 from weakgan.sampling import MixedBatches, split_batch
-from weakgan.recipes import recipe, uses_teacher
+from weakgan.recipes import recipe, uses_teacher, warm_started
 from weakgan.stages.base import Stage
 from weakgan.stages.consistency import AdaptiveThresholds
 from weakgan.teacher import clean_prior, teacher_targets
@@ -106,6 +106,10 @@ class ClassifierStage(TeacherTargets, Stage):
         if backbone_weights:
             load_backbone_weights(backbone, backbone_weights)
         clean_head = MLPHead((backbone.out_dim, cfg.head_hidden, k))
+        if backbone_weights and warm_started(cfg) and not cfg.backbone_weights:
+            # the run starts as its teacher (backbone and clean net), so its first steps refine what the teacher
+            # learnt instead of fitting a random head on top of it
+            load_head_weights(clean_head, backbone_weights)
         if self.recipe.residual:
             self.model = NRModel(backbone, clean_head, MLPHead((backbone.out_dim, cfg.head_hidden, k)))
         else:
