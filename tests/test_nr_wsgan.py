@@ -118,10 +118,13 @@ def test_each_variant_trains_on_what_makes_it_different(tiny_fashion, wsgan_run,
 
 
 def test_nr_wsgan_variants_train(tiny_fashion, wsgan_run, tmp_path):
+    teacher = tmp_path / "teacher"   # one clean-only teacher for the three (each would train its own)
+    run_cli("train", "--model", "clean-only", "--data-dir", str(tiny_fashion), "--clean-fraction", "0.2", *TINY,
+            "--out", str(teacher))
     for model in ("nr-wsgan", "nr-wsgan-nofake", "nr-wsgan-frozen"):
         out = tmp_path / model
         run_cli("train", "--model", model, "--data-dir", str(tiny_fashion), "--clean-fraction", "0.2",
-                "--wsgan-run", str(wsgan_run), *TINY, "--epochs", "2", "--out", str(out))
+                "--wsgan-run", str(wsgan_run), "--teacher-run", str(teacher), *TINY, "--epochs", "1", "--out", str(out))
         m = json.loads((out / "metrics.json").read_text())
         assert m["model"] == model and 0 <= m["top1"] <= 1 and m["n_test"] == 100
     # the second round of self-training is taught by a finished nr-wsgan run, never by a clean-only one it trains

@@ -92,7 +92,7 @@ def test_run_records_backbone_precision_and_provenance(tiny_fashion, tmp_path):
     # a ResNet18 run is rebuilt as one by evaluate, also from a config.yaml written before the backbone setting
     out18 = tmp_path / "r18"
     run_cli("train", "--model", "clean-only", "--backbone", "resnet18", "--data-dir", str(tiny_fashion), *TINY,
-            "--out", str(out18))
+            "--epochs", "1", "--out", str(out18))
     top1 = json.loads((out18 / "metrics.json").read_text())["top1"]
     config = out18 / "config.yaml"
     config.write_text("".join(line for line in config.read_text().splitlines(True) if not line.startswith("backbone:")))

@@ -243,7 +243,7 @@ def test_two_workers_share_one_contrastive_pretraining(tiny_fashion, tmp_path):
     """Shards starting together: one trains the shared backbone, the other waits for it and reuses it."""
     args = [sys.executable, "-m", "weakgan.cli", "pretrain-contrastive", "--data-dir", str(tiny_fashion),
             "--cache-dir", str(tmp_path / "cache"), "--contrastive-epochs", "1", "--contrastive-batch-size", "50",
-            "--threads", "1", "--no-progress"]
+            "--backbone-width", "16", "--min-steps", "60", "--threads", "1", "--no-progress"]
     procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), [err for _, err in outs]

@@ -15,7 +15,7 @@ from weakgan.data import load_dataset
 from weakgan.noise import UNLABELLED
 from weakgan.run import load_or_make_split
 from weakgan.stages.classifier import nr_objective
-from weakgan.teacher import align_and_sharpen, teacher_targets
+from weakgan.teacher import align_and_sharpen, label_posterior, teacher_targets
 
 
 def sig(v):
@@ -36,6 +36,28 @@ def test_alignment_matches_the_prior_and_sharpening_raises_confidence():
     assert torch.equal(sharp.argmax(1), aligned.argmax(1))
     with pytest.raises(WeakganError, match="teacher_temperature"):
         align_and_sharpen(probs, prior, 0.0)
+
+
+def test_the_posterior_given_a_noisy_label_uses_informative_labels_only():
+    g = torch.Generator().manual_seed(0)
+    n, k = 20000, 10
+    true = torch.randint(0, k, (n,), generator=g)
+    probs = torch.softmax(torch.randn(n, k, generator=g) + 3 * torch.nn.functional.one_hot(true, k), 1)
+    acc = lambda p: (p.argmax(1) == true).float().mean().item()  # noqa: E731
+    # permutation noise: labels independent of the images move no probability by more than estimation noise
+    shuffled = true[torch.randperm(n, generator=g)]
+    assert (label_posterior(probs, shuffled) - probs).abs().max() < 0.06
+    # pairflip 0.3 (70% right, the rest on the next class): the posterior is right far more often than the teacher
+    flipped = torch.where(torch.rand(n, generator=g) < 0.3, (true + 1) % k, true)
+    post = label_posterior(probs, flipped)
+    assert acc(post) > acc(probs) + 0.05
+    assert torch.allclose(post.sum(1), torch.ones(n))
+    # unlabelled rows are returned as they are; a batch without any label is the teacher's
+    partly = flipped.clone()
+    partly[::2] = UNLABELLED
+    post = label_posterior(probs, partly)
+    assert torch.equal(post[::2], probs[::2]) and not torch.equal(post[1::2], probs[1::2])
+    assert torch.equal(label_posterior(probs, torch.full((n,), UNLABELLED)), probs)
 
 
 def test_nr_objective_with_teacher_targets_by_hand():

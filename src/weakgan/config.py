@@ -64,6 +64,10 @@ class Config:
     teacher_run: str = ""             # finished classifier run on the same split; empty = train a clean-only
                                       # teacher into OUT/teacher first (sweeps use the clean-only sibling run)
     teacher_temperature: float = 0.5  # sharpening of the teacher's (prior-aligned) probabilities
+    teacher_posterior: bool = True    # on an image with a noisy label, the target is the teacher's posterior
+                                      # given that label, through a noise matrix estimated from its predictions
+                                      # (teacher.label_posterior): labels right more often than chance sharpen it,
+                                      # uninformative ones (permutation noise) leave it as it is
     # semi-supervision (stages/consistency.py, model nr-match): consistency on the non-clean images
     consistency_weight: float = 1.0   # weight of the loss on strongly augmented views toward the confident
                                       # predictions on weakly augmented ones (FixMatch)

@@ -20,7 +20,7 @@ import torch
 
 from weakgan import WeakganError
 from weakgan.data.dataset import Dataset
-from weakgan.noise import Split
+from weakgan.noise import UNLABELLED, Split
 
 def require_same_clean_split(run_dir: str | Path, split: Split, why: str) -> None:
     """A run whose predictions feed this one must have used exactly this clean subset: otherwise its
@@ -34,14 +34,34 @@ def require_same_clean_split(run_dir: str | Path, split: Split, why: str) -> Non
                            "clean_fraction and seed")
 
 
-def align_and_sharpen(probs: torch.Tensor, prior: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Distribution alignment to `prior`, then p^(1/T) renormalized; rows of the result sum to 1."""
+def align_and_sharpen(probs: torch.Tensor, prior: torch.Tensor | None, temperature: float) -> torch.Tensor:
+    """Distribution alignment to `prior` (None: none), then p^(1/T) renormalized; rows of the result sum to 1."""
     if temperature <= 0:
         raise WeakganError(f"teacher_temperature {temperature}: expected a value > 0")
-    p = probs * (prior / probs.mean(0).clamp_min(1e-8))
+    p = probs * (prior / probs.mean(0).clamp_min(1e-8)) if prior is not None else probs
     p = p / p.sum(1, keepdim=True)
     p = p.pow(1.0 / temperature)
     return p / p.sum(1, keepdim=True)
+
+
+def label_posterior(probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """p(k | x, y~) proportional to p(k | x) T[k, y~]: the teacher's probabilities given also each image's noisy
+    label y~ (UNLABELLED rows are returned as they are). T[k, j] = P(y~ = j | true class k) is estimated from
+    the same predictions, as the expected share of class-k images that carry label j (the E-step of Dawid and
+    Skene with the teacher as the prior). Labels that say nothing about the image (the paper's permutation
+    noise) give rows of T that are all alike, which leaves the probabilities as they are; labels that are
+    right more often than not sharpen them toward the label."""
+    k = probs.shape[1]
+    labelled = labels != UNLABELLED
+    if not labelled.any():
+        return probs
+    p, y = probs[labelled], labels[labelled]
+    joint = p.T @ torch.nn.functional.one_hot(y, k).to(p.dtype)      # (K, K): true k, given j
+    t = joint / joint.sum(1, keepdim=True).clamp_min(1e-12)
+    post = p * t[:, y].T
+    out = probs.clone()
+    out[labelled] = post / post.sum(1, keepdim=True).clamp_min(1e-12)
+    return out
 
 
 def clean_prior(data: Dataset, split: Split) -> torch.Tensor:
@@ -50,9 +70,10 @@ def clean_prior(data: Dataset, split: Split) -> torch.Tensor:
 
 
 def teacher_targets(run_dir: str | Path, data: Dataset, split: Split, temperature: float,
-                    device: torch.device) -> torch.Tensor:
+                    device: torch.device, with_labels: bool = False) -> torch.Tensor:
     """(n_train, K) soft targets on `device`: the teacher's aligned, sharpened predictions on every
-    non-clean training image; rows of clean images are zero (they have their true labels)."""
+    non-clean training image (with_labels: its posterior given each image's noisy label, label_posterior);
+    rows of clean images are zero (they have their true labels)."""
     from weakgan.run_folder import load_trained_classifier
     if not str(run_dir):
         raise WeakganError("teacher_weight > 0 needs teacher_run: a finished classifier run on this split "
@@ -69,5 +90,10 @@ def teacher_targets(run_dir: str | Path, data: Dataset, split: Split, temperatur
     k = data.train.num_classes
     prior = clean_prior(data, split)
     out = torch.zeros(split.n_train, k)
-    out[noisy] = align_and_sharpen(probs.float(), prior / prior.sum(), temperature)
+    if with_labels:   # aligned first (the posterior's prior), sharpened last
+        probs = label_posterior(align_and_sharpen(probs.float(), prior / prior.sum(), 1.0),
+                                torch.as_tensor(split.noisy_labels, dtype=torch.long))
+        out[noisy] = align_and_sharpen(probs, None, temperature)
+    else:
+        out[noisy] = align_and_sharpen(probs.float(), prior / prior.sum(), temperature)
     return out.to(device)

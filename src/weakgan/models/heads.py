@@ -47,7 +47,8 @@ class NRModel(Classifier):
         super().__init__(backbone, clean_head)
         self.residual_head = residual_head
 
-    def forward(self, x: torch.Tensor, with_residual: bool = False):
+    def forward(self, x: torch.Tensor, with_residual: bool = False, residual_rows: int | None = None):
+        """residual_rows: r only for the first that many rows (the rest are views with no label to fit)."""
         f = self.backbone(x)
         c = self.clean_head(f)
-        return (c, self.residual_head(f)) if with_residual else c
+        return (c, self.residual_head(f[:residual_rows])) if with_residual else c

@@ -87,7 +87,7 @@ class TeacherTargets:
         if self.teacher is None:
             data, split = self.teacher_source
             self.teacher = teacher_targets(self.cfg.teacher_run, data, split, self.cfg.teacher_temperature,
-                                           self.device)
+                                           self.device, with_labels=self.cfg.teacher_posterior)
         return self.teacher
 
 
@@ -161,7 +161,8 @@ class ClassifierStage(TeacherTargets, Stage):
         x = self.batcher(idx)
         if self.recipe.consistency:   # the noisy part once more, strongly augmented, in the same pass
             x = torch.cat([x, self.batcher.strong(batch["noisy"], self.cfg.strong_ops)])
-        c, r = self.train_model(x, with_residual=True)  # one pass: BatchNorm sees the mixed batch
+        # one pass (BatchNorm sees the mixed batch); the residual net only on the rows with a label to fit
+        c, r = self.train_model(x, with_residual=True, residual_rows=n)
         idx = idx.to(self.device)
         soft = self.teacher_targets()[idx[n_clean:]] if self.teacher_source else None
         loss, logs = nr_objective(c[:n], r[:n], self.labels[idx], n_clean, self.cfg, soft)
@@ -170,11 +171,13 @@ class ClassifierStage(TeacherTargets, Stage):
         # softmax of the clean logits: the heads' renormalized sigmoids are flat (0.9 against 0.05 for the other
         # nine classes renormalizes to 0.67), so no confidence threshold means the same on them
         labels, mask = self.thresholds.pseudo_labels(torch.softmax(c[n_clean:n].detach().float(), 1))
-        mask = mask.to(self.device)
-        strong = c[n:][mask]
-        l_cons = bce_onehot(strong, labels.to(self.device)[mask]) * mask.float().mean() if len(strong) else \
-            c.sum() * 0.0
-        weight = self.cfg.consistency_weight * min(1.0, float(self.thresholds.steps) / max(1.0, self.rampup_steps))
+        # the confident rows' cross-entropy summed over the batch's rows: a masked sum instead of indexing, whose
+        # length the host would have to wait for
+        strong = c[n:].float()
+        per_row = F.binary_cross_entropy_with_logits(strong, F.one_hot(labels, strong.shape[1]).float(),
+                                                     reduction="none").sum(1)
+        l_cons = (per_row * mask).sum() / len(strong)
+        weight = self.cfg.consistency_weight * min(1.0, self.thresholds.steps / max(1.0, self.rampup_steps))
         loss = loss + weight * l_cons
         return loss, {**logs, "loss": loss.item(), "consistency": l_cons.item(), "confident": mask.float().mean().item()}
 

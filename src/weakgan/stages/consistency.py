@@ -24,13 +24,17 @@ class AdaptiveThresholds:
         self.momentum, self.floor = momentum, floor
         self.global_tau = torch.tensor(1.0 / k)
         self.class_probs = torch.full((k,), 1.0 / k)
-        self.steps = torch.tensor(0)   # batches seen (the ramp-up of the loss's weight counts them)
+        self.steps = 0   # batches seen (the ramp-up of the loss's weight counts them); a number, read without a sync
 
     @torch.no_grad()
     def pseudo_labels(self, probs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(labels, mask) for a batch of weak-view probabilities (N, K): the aligned argmax, and where its
-        confidence clears its class's threshold. Updates the moving averages with this batch."""
-        probs = probs.float().cpu()
+        """(labels, mask) for a batch of weak-view probabilities (N, K), on their device: the aligned argmax,
+        and where its confidence clears its class's threshold. Updates the moving averages with this batch.
+        The state follows the probabilities' device, so a GPU run never waits for a copy to the host."""
+        probs = probs.float()
+        if self.class_probs.device != probs.device:
+            self.prior, self.global_tau, self.class_probs = (t.to(probs.device) for t in
+                                                             (self.prior, self.global_tau, self.class_probs))
         m = self.momentum
         self.steps += 1
         self.class_probs = m * self.class_probs + (1 - m) * probs.mean(0)
@@ -45,4 +49,4 @@ class AdaptiveThresholds:
         return {"global_tau": self.global_tau, "class_probs": self.class_probs, "steps": self.steps}
 
     def load_state_dict(self, state: dict) -> None:
-        self.global_tau, self.class_probs, self.steps = state["global_tau"], state["class_probs"], state["steps"]
+        self.global_tau, self.class_probs, self.steps = state["global_tau"], state["class_probs"], int(state["steps"])
