@@ -7,7 +7,9 @@ does: a teacher that never read a noisy label (the clean-only run of the same sp
 non-clean training image once, as `weakgan predict` would (averaged over a horizontal flip where the
 teacher trained with flips and predicts with tta);
 the predictions are aligned to the class prior (distribution alignment, Berthelot et al., ReMixMatch:
-confident easy classes must not take over the pseudo-labels) and sharpened with a temperature; the
+confident easy classes must not take over the pseudo-labels), on an image with a noisy label turned into
+the posterior given that label (label_posterior: how informative the labels are is estimated, not assumed),
+and sharpened with a temperature; the
 student's clean net is trained toward them on augmented views with the same sigmoid cross-entropy as the
 clean labels (soft targets). The teacher is a finished run folder, loaded through safe loaders only.
 """

@@ -127,4 +127,3 @@ def load_head_weights(head: nn.Module, path: str | Path, prefix: str = "clean_he
     except RuntimeError as e:
         raise WeakganError(f"{path}: its {prefix.rstrip('.')} does not fit this run's head ({str(e)[:160]}); "
                            "train with the same head_hidden") from None
-
