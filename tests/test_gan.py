@@ -524,3 +524,4 @@ def test_pseudo_conditioning_and_gan_eval_with_a_classifier_run(tiny_fashion, ti
     result = json.loads((path.parent / "gan_metrics.json").read_text())
     assert 0 <= result["gan_test_accuracy"] <= 1 and result["fid_n"] == 60
     assert math.isfinite(result["fid"]) and result["fid_floor"] >= 0
+    assert result["fid_reference"] == "test images"

@@ -120,11 +120,13 @@ def cmd_gan_eval(args) -> None:
                      args.seed, batch)
     result = {"generator": str(folder), "classifier": str(args.classifier), "gan_test_accuracy": test["accuracy"],
               "gan_test_per_class": dict(zip(clf.class_names, test["per_class"])), "fid": fid["fid"],
-              "fid_floor": fid["floor"], "fid_n": fid["n"], "fid_n_test": fid["n_test"]}
+              "fid_floor": fid["floor"], "fid_n": fid["n"], "fid_n_test": fid["n_test"],
+              # the reference set of the FID is the dataset's test images: these are test-set figures
+              "fid_reference": "test images"}
     out = Path(args.out) if args.out else folder / "gan_metrics.json"
     atomic_write_text(out, json.dumps(result, indent=2) + "\n")
-    print(f"GAN-test accuracy {test['accuracy']:.4f}; domain FID {fid['fid']:.3f} (real-data floor "
-          f"{fid['floor']:.3f}, n={fid['n']}) -> {out}")
+    print(f"GAN-test accuracy {test['accuracy']:.4f}; domain FID against the {fid['n_test']} test images "
+          f"{fid['fid']:.3f} (real-data floor {fid['floor']:.3f}, n={fid['n']}) -> {out}")
 
 
 def add_gan_commands(sub: argparse._SubParsersAction) -> None:
