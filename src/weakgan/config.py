@@ -173,25 +173,27 @@ class Config:
             f"{line}; training the minimum of {self.steps(n_train)} instead (--min-steps)"
 
 
-
-
 # settings with a fixed set of values (device, noise and dataset have patterns of their own, checked where read)
 CHOICES = {"model": MODELS, "amp": PRECISIONS, "backbone": BACKBONES, "stem": ("imagenet", "cifar"),
            "optimizer": ("adamw", "adam"), "pretrain": ("auto", "none", "contrastive", "teacher"),
            "gan_labels": ("clean", "pseudo"), "hflip": ("auto", "on", "off")}
 
 
+def check_choice(name: str, value, source: str = "config") -> None:
+    """Refuse a value outside CHOICES[name], listing the allowed ones."""
+    if value not in CHOICES[name]:
+        raise WeakganError(f"{source}: {name} '{value}': expected one of {', '.join(CHOICES[name])}")
+
+
 def check_choices(cfg: "Config", source: str = "config") -> None:
-    for name, allowed in CHOICES.items():
-        if getattr(cfg, name) not in allowed:
-            raise WeakganError(f"{source}: {name} '{getattr(cfg, name)}': expected one of {', '.join(allowed)}")
+    for name in CHOICES:
+        check_choice(name, getattr(cfg, name), source)
 
 
 def check_models(names: list[str], source: str = "config") -> None:
-    """Refuse an unknown model name, listing the known ones."""
+    """Refuse an unknown model name (a preset's or a sweep's list), listing the known ones."""
     for name in names:
-        if name not in MODELS:
-            raise WeakganError(f"{source}: model '{name}': expected one of {', '.join(MODELS)}")
+        check_choice("model", name, source)
 
 
 # The range of every numeric setting, as an interval ("[" closed, "(" open; "inf" = no bound). Checked whenever
