@@ -22,11 +22,15 @@ from weakgan.teacher import clean_prior, teacher_targets
 
 
 
-def bce_onehot(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy of sigmoid(logits) against one-hot labels: summed over classes, mean over samples."""
+def bce_onehot(logits: torch.Tensor, labels: torch.Tensor, row_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Binary cross-entropy of sigmoid(logits) against one-hot labels: summed over classes, mean over samples
+    (row_weight: each sample's term times its weight, still divided by the number of samples)."""
     logits = logits.float()  # the loss in fp32 also under bf16 autocast
     target = F.one_hot(labels, logits.shape[1]).to(logits.dtype)
-    return F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / logits.shape[0]
+    if row_weight is None:
+        return F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / logits.shape[0]
+    per_row = F.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(1)
+    return (per_row * row_weight).sum() / logits.shape[0]
 
 
 def soft_bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -171,12 +175,9 @@ class ClassifierStage(TeacherTargets, Stage):
         # softmax of the clean logits: the heads' renormalized sigmoids are flat (0.9 against 0.05 for the other
         # nine classes renormalizes to 0.67), so no confidence threshold means the same on them
         labels, mask = self.thresholds.pseudo_labels(torch.softmax(c[n_clean:n].detach().float(), 1))
-        # the confident rows' cross-entropy summed over the batch's rows: a masked sum instead of indexing, whose
+        # the confident rows' cross-entropy over all the batch's rows: a masked sum instead of indexing, whose
         # length the host would have to wait for
-        strong = c[n:].float()
-        per_row = F.binary_cross_entropy_with_logits(strong, F.one_hot(labels, strong.shape[1]).float(),
-                                                     reduction="none").sum(1)
-        l_cons = (per_row * mask).sum() / len(strong)
+        l_cons = bce_onehot(c[n:], labels, row_weight=mask)
         weight = self.cfg.consistency_weight * min(1.0, self.thresholds.steps / max(1.0, self.rampup_steps))
         loss = loss + weight * l_cons
         return loss, {**logs, "loss": loss.item(), "consistency": l_cons.item(), "confident": mask.float().mean().item()}
