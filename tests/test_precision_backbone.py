@@ -9,6 +9,7 @@ from conftest import TINY, run_cli
 
 from weakgan import WeakganError
 from weakgan.models.backbone import SmallCNN, backbone_of, make_backbone, resolve_backbone
+from weakgan.reproduce import PRESETS
 from weakgan.runtime import choose_precision, training_speed
 
 CPU = torch.device("cpu")
@@ -45,7 +46,7 @@ def test_asked_precision_is_kept_and_bad_values_refused():
 
 
 def test_no_preset_forces_a_precision():
-    for name in ("quick", "full", "paper"):
+    for name in PRESETS:
         preset = yaml.safe_load(resources.files("weakgan").joinpath(f"presets/{name}.yaml").read_text())
         assert preset["config"].get("amp", "auto") == "auto", name
 

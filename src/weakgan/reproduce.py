@@ -25,7 +25,7 @@ from weakgan.runtime import git_commit, machine
 from weakgan.sweep import (PAPER_TABLE1, PAPER_TABLE2, finished_rows, run_dir_for, sweep, with_dependencies,
                            write_summary)
 
-PRESETS = ("quick", "full", "paper")
+PRESETS = ("quick", "full", "ablation", "paper")
 
 
 def load_preset(name: str) -> dict:
