@@ -68,6 +68,12 @@ def warm_started(cfg) -> bool:
     return cfg.pretrain == "teacher" and bool(recipe(cfg.model).teacher)
 
 
+def starts_as_teacher(cfg) -> bool:
+    """Whether the run starts from its teacher run's weights, backbone and clean net: warm-started, and no
+    weights file of the user's (which takes precedence)."""
+    return warm_started(cfg) and not cfg.backbone_weights
+
+
 def uses_contrastive(cfg) -> bool:
     """Whether a run starts from the shared contrastive backbone (pretrain: auto/teacher = only the wsgan D's
     ResNet18 branch, as the paper has it)."""

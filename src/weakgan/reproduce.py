@@ -141,7 +141,7 @@ def write_report(rows: list[dict], out: Path, preset: str, cfg: Config, seeds: l
     devices = ", ".join(f"{d} ({n} runs)" for d, n in sorted(Counter(r["device"] for r in rows).items()))
     nr_rows = [r for r in rows if r["model"] == "nr"]
     t2_rows = [r for r in rows if r["model"] == "nr-wsgan"]
-    md = [f"# weakgan reproduction of Axelrod, Kashi, Pandey: Weakly Supervised Image Classification using GANs\n",
+    md = ["# weakgan reproduction of Axelrod, Kashi, Pandey: Weakly Supervised Image Classification using GANs\n",
           f"Preset `{preset}`, noise `{cfg.noise}`, seeds {seeds}, models {', '.join(models)}.",
           f"Report written on: {machine()}; device setting `{cfg.device}`. Commit {git_commit()}, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",

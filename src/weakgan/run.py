@@ -30,7 +30,7 @@ from weakgan import distributed
 from weakgan.distributed import DistInfo, gather_rows
 from weakgan.runtime import describe, pick_device, provenance, set_threads
 from weakgan.stages.classifier import ClassifierStage
-from weakgan.recipes import recipe, sibling_runs, uses_contrastive, uses_teacher, warm_started, with_run_schedule
+from weakgan.recipes import recipe, sibling_runs, starts_as_teacher, uses_contrastive, uses_teacher, with_run_schedule
 from weakgan.train import fit
 
 
@@ -121,14 +121,14 @@ def evaluate(model: torch.nn.Module, score: str, data: Dataset, split: Split, me
 def backbone_weights_for(cfg: Config, data: Dataset, device: torch.device) -> str | None:
     """The weights a run's backbone starts from: a user's file, its teacher run's, the cached contrastive
     backbone, or none."""
-    if cfg.backbone_weights:
-        return cfg.backbone_weights
-    if warm_started(cfg):
+    if starts_as_teacher(cfg):
         if not uses_teacher(cfg):
             raise WeakganError(f"pretrain 'teacher': model '{cfg.model}' has no teacher to start from "
                                "(teacher_weight is 0)")
         # warm start: the teacher already learnt the clean labels; this run adds the noisy images to it
         return str(Path(cfg.teacher_run) / "model.safetensors")
+    if cfg.backbone_weights:
+        return cfg.backbone_weights
     if uses_contrastive(cfg):
         from weakgan.stages.contrastive import pretrain_contrastive
         return str(pretrain_contrastive(cfg, data, device, cfg.cache_dir))

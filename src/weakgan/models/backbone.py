@@ -6,7 +6,7 @@ accuracy and speed of both, measured the same way, are in benchmarks/results/bac
 ResNet18 for small images: the ImageNet stem (7x7/2 conv + max-pool) is the fastest, the `cifar` stem
 (3x3/2 conv, no max-pool, layer1 at 14x14 for 28x28 inputs) keeps finer maps for small images and is more
 accurate at well under half the speed; both measured in benchmarks/results/stem_speed.md. The ImageNet stem stays the
-default for ResNet18 (large user images); the full preset and the Table 1 benchmark use `stem: cifar`.
+default for ResNet18 (large user images); the ablation preset and the Table 1 benchmark use `stem: cifar`.
 """
 from __future__ import annotations
 

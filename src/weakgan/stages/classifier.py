@@ -15,7 +15,7 @@ from weakgan.models.backbone import load_backbone_weights, load_head_weights, ma
 from weakgan.models.heads import HEAD_SCORE, Classifier, MLPHead, NRModel
 from weakgan.noise import UNLABELLED, Split
 from weakgan.sampling import MixedBatches, split_batch
-from weakgan.recipes import recipe, uses_teacher, warm_started
+from weakgan.recipes import recipe, starts_as_teacher, uses_teacher
 from weakgan.stages.base import Stage
 from weakgan.stages.consistency import AdaptiveThresholds
 from weakgan.teacher import clean_prior, teacher_targets
@@ -110,7 +110,7 @@ class ClassifierStage(TeacherTargets, Stage):
         if backbone_weights:
             load_backbone_weights(backbone, backbone_weights)
         clean_head = MLPHead((backbone.out_dim, cfg.head_hidden, k))
-        if backbone_weights and warm_started(cfg) and not cfg.backbone_weights:
+        if backbone_weights and starts_as_teacher(cfg):
             # the run starts as its teacher (backbone and clean net), so its first steps refine what the teacher
             # learnt instead of fitting a random head on top of it
             load_head_weights(clean_head, backbone_weights)

@@ -13,7 +13,7 @@ nr-wsgan-round2: nr-wsgan again, taught by the split's nr-wsgan run instead of i
 round of self-training, as Noisy Student iterates: the better student becomes the teacher), and noised more
 than its teacher was: random erasing on its real images (round2_erase). Noisy Student (Xie et al.) finds
 the student's noise essential; without it, round 2 measured no gain at 5% clean; with it, +0.30 at 5% clean
-and a loss at 10-70% (full.yaml).
+and a loss at 10-70% (ablation.yaml).
 The WSGAN classifier and generator come from a finished `--model wsgan` run on the same split
 (--wsgan-run; `weakgan sweep`/`reproduce` fill it in with the sibling run).
 """
