@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--shard", help="K/N: run only grid entries K, K+N, ... (parallel workers, job arrays)")
     s.set_defaults(func=cmd_sweep)
     r = sub.add_parser("reproduce", help="the paper's experiment: pretraining, all models x fractions x seeds, report")
-    r.add_argument("--preset", default="quick", help="quick | full | paper, or a preset YAML file")
+    r.add_argument("--preset", default="quick", help="quick | full | ablation | paper, or a preset YAML file")
     r.add_argument("--seeds", help="comma-separated seeds (default: the preset's)")
     r.add_argument("--models", help="comma-separated: only these of the preset's models (and the runs they read)")
     r.add_argument("--fractions", help="comma-separated: only these of the preset's clean fractions")
