@@ -65,3 +65,15 @@ def test_reproduce_tiny_end_to_end_and_resume(tiny_fashion, tmp_path):
     assert part.stdout.count("done before") == 2 and "clean-only_p0.2" in part.stdout
     bad = run_cli(*args, "--models", "naive", check=False)
     assert bad.returncode != 0 and "model naive not in the preset" in bad.stderr.strip().splitlines()[-1]
+
+
+def test_every_named_preset_loads_with_valid_models_and_settings():
+    # full and ablation are two different recipes: full is smallcnn without the GAN models, ablation keeps them
+    from weakgan.recipes import recipe
+    from weakgan.reproduce import PRESETS, load_preset, preset_config
+    for name in PRESETS:
+        preset_config(name)   # refuses an unknown model or an out-of-range setting
+        assert load_preset(name)["fractions"], name
+    assert preset_config("full").backbone == "smallcnn"
+    assert not any(recipe(m).generator or recipe(m).reads_wsgan for m in load_preset("full")["models"])
+    assert preset_config("ablation").backbone == "resnet18" and "wsgan" in load_preset("ablation")["models"], "ablation"
