@@ -250,3 +250,36 @@ def test_two_workers_share_one_contrastive_pretraining(tiny_fashion, tmp_path):
     assert sum("contrastive pretraining ->" in out for out, _ in outs) == 1
     paths = {out.strip().splitlines()[-1] for out, _ in outs}
     assert len(paths) == 1 and paths.pop().endswith("backbone.safetensors")
+
+
+def test_logs_read_in_batches_as_on_an_accelerator_give_the_same_run(tiny_fashion, tmp_path, monkeypatch, capsys):
+    """On an accelerator fit() leaves the step losses on the device and reads them every few steps, with no
+    check before each update (train.read_every, stop_if_not_finite). Forced here on the CPU, a run must log
+    the same history and score the same, and a diverging run must stop at the same step, with the same
+    message and checkpoint, as the per-step path does."""
+    from weakgan import train
+
+    def run(name, batched, *extra):
+        monkeypatch.undo()
+        if batched:
+            monkeypatch.setattr(train, "read_every", lambda device: 3)
+            monkeypatch.setattr(train, "stop_if_not_finite", lambda **losses: None)
+        out = tmp_path / name
+        rc = main(_train_args(tiny_fashion, out, *extra))
+        return rc, capsys.readouterr().err.replace(str(out), "OUT"), out
+
+    for batched in (False, True):
+        rc, _, out = run(f"ok{int(batched)}", batched)
+        assert rc == 0
+    logs = [json.loads((tmp_path / f"ok{i}" / "train_log.json").read_text()) for i in (0, 1)]
+    assert len(logs[0]) > 1 and logs[0] == logs[1]
+    scores = [json.loads((tmp_path / f"ok{i}" / "metrics.json").read_text())["top1"] for i in (0, 1)]
+    assert scores[0] == scores[1]
+
+    stops = [run(f"nan{int(batched)}", batched, "--lr", "1e30", "--checkpoint-every", "5") for batched in (False, True)]
+    lines = [_one_line(err) for _, err, _ in stops]
+    assert [rc for rc, _, _ in stops] == [2, 2] and "loss is nan at step " in lines[0] and lines[0] == lines[1]
+    kept = [out / "checkpoints" / "last.pt" for _, _, out in stops]
+    assert kept[0].exists() == kept[1].exists()
+    if kept[0].exists():
+        assert load_checkpoint(kept[0])["step"] == load_checkpoint(kept[1])["step"]

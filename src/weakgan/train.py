@@ -21,6 +21,32 @@ from weakgan.runtime import PROBE_MIN_STEPS, autocast, choose_precision, trainin
 from weakgan.stages.base import Stage
 
 
+# the loop keeps a running average of every logged value and writes it to train_log.json every LOG_EVERY steps
+LOG_EVERY = 50
+
+
+def read_every(device: torch.device) -> int:
+    """How often fit() reads the step losses on the host. On a CPU a read costs nothing (an op has finished
+    when it returns), so every step, and a non-finite loss stops the run before its update is applied. On an
+    accelerator a read makes the host wait for the device, which then idles while the next step is queued,
+    so there the losses stay on the device and are read in one transfer every LOG_EVERY steps and around
+    each checkpoint."""
+    return 1 if device.type == "cpu" else LOG_EVERY
+
+
+class NonFiniteLoss(Exception):
+    pass
+
+
+def stop_if_not_finite(**losses: torch.Tensor) -> None:
+    """Before an update: raise NonFiniteLoss if a loss is NaN or infinite, where reading it is free (CPU).
+    On an accelerator fit() finds the value in the step's logs at its next read instead; the update it let
+    through is never checkpointed (a state is written only once the step after it has read finite)."""
+    for name, value in losses.items():
+        if value.device.type == "cpu" and not torch.isfinite(value):
+            raise NonFiniteLoss(value.item() if name == "loss" else f"{value.item()} ({name})")
+
+
 def make_optimizer(cfg: Config, params) -> torch.optim.Optimizer:
     if cfg.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -102,12 +128,11 @@ class LossStep:
         # fp16 needs loss scaling; bf16 has fp32's range and does not
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.precision == "fp16")
 
-    def __call__(self, step: int) -> dict[str, float]:
+    def __call__(self, step: int) -> dict[str, torch.Tensor | float]:
         batch = next(self.stage.batches)
         with autocast(self.device, self.precision):
             loss, logs = self.stage.loss(batch)
-        if not torch.isfinite(loss):  # before the update, so the weights stay good
-            raise NonFiniteLoss(loss.item())
+        stop_if_not_finite(loss=loss)
         self.opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.opt)
@@ -145,10 +170,6 @@ def clone_state(state):
     if isinstance(state, (list, tuple)):
         return type(state)(clone_state(v) for v in state)
     return state
-
-
-class NonFiniteLoss(Exception):
-    pass
 
 
 class StopRequest:
@@ -191,7 +212,7 @@ def fit(stage: Stage, cfg: Config, total_steps: int, ckpt_path: Path, identity: 
     sig = signature(model, identity)
     ema = EMA(model, cfg.ema) if cfg.ema > 0 else None
     start, history, elapsed = 0, [], 0.0
-    running: dict[str, float] = {}
+    running: dict[str, float] = {}   # running averages of the logged values, on the host
     if ckpt_path.exists():
         state = load_checkpoint(ckpt_path)
         if state.get("signature") != sig:
@@ -237,30 +258,46 @@ def fit(stage: Stage, cfg: Config, total_steps: int, ckpt_path: Path, identity: 
     t0 = time.perf_counter()
     bar = tqdm(total=total_steps, initial=start, desc=name, disable=not (cfg.progress and main), dynamic_ncols=True,
                leave=False)
+    every = read_every(device)
+    unread: list[tuple[int, dict]] = []   # (step, logs) of the steps whose logs may still be on the device
+
+    def read_logs() -> None:
+        """The unread steps' logs to the host in one transfer, in step order: stop at the first non-finite
+        value, else fold them into the running averages and the history."""
+        tensors = [v.detach().float().to(device) for _, logs in unread for v in logs.values() if torch.is_tensor(v)]
+        values = iter(torch.stack(tensors).tolist() if tensors else [])
+        for step, logs in unread:
+            logs = {k: next(values) if torch.is_tensor(v) else float(v) for k, v in logs.items()}
+            bad = [k for k, v in logs.items() if not math.isfinite(v)]
+            if bad:
+                what = logs[bad[0]] if bad[0] == "loss" else f"{logs[bad[0]]} ({bad[0]})"
+                raise stopped(f"loss is {what} at step {step}")
+            for k, v in logs.items():
+                running[k] = 0.9 * running.get(k, v) + 0.1 * v if k != "lr" else v
+            if (step + 1) % LOG_EVERY == 0 or step + 1 == total_steps:
+                history.append({"step": step + 1, **running})
+                bar.set_postfix({k: f"{v:.3g}" for k, v in running.items()})
+        unread.clear()
+
     pending = None   # a snapshot waiting for the next step to prove it sound
     with StopRequest() as stop:
         for step in range(start, total_steps):
             try:
-                logs = run_step(step)
-                bad = [k for k, v in logs.items() if not math.isfinite(v)]
-                if bad:
-                    raise NonFiniteLoss(logs[bad[0]])
+                unread.append((step, run_step(step)))
             except NonFiniteLoss as e:
                 raise stopped(f"loss is {e.args[0]} at step {step}") from None
             if ema is not None:
                 ema.update(model, step)
-            for k, v in logs.items():
-                running[k] = 0.9 * running.get(k, v) + 0.1 * v if k != "lr" else v
-            if (step + 1) % 50 == 0 or step + 1 == total_steps:
-                history.append({"step": step + 1, **running})
-                bar.set_postfix({k: f"{v:.3g}" for k, v in running.items()})
             bar.update(1)
+            due = (step + 1) % cfg.checkpoint_every == 0 or step + 1 == total_steps or stop.signal
+            if (step + 1) % every == 0 or due or pending is not None:
+                read_logs()
             if pending is not None:
                 if not all_finite(model.state_dict()):
                     raise not_finite(step + 1)
                 commit(pending)
                 pending = None
-            if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == total_steps or stop.signal:
+            if due:
                 pending = snapshot(step + 1) if main else None
                 if step + 1 == total_steps or stop.signal:   # no next step to wait for
                     commit(pending)

@@ -17,6 +17,9 @@ class Stage:
         makes the update with one optimizer over param_groups(); or
       - own_updates is True: it defines train_step(step), making its own updates (GANs: several optimizers,
         several critic steps), and its state_dict() holds its optimizers and random generators.
+    Either returns its logs as detached 0-dim tensors (or plain floats, like a learning rate), not read with
+    .item(): fit() copies them to the host when it chooses to (train.read_every), so a step never waits for
+    the device just to log.
     state_dict/load_state_dict carry what a resumed run needs beyond the weights (batch order, generators).
     """
     model: nn.Module
@@ -27,10 +30,10 @@ class Stage:
     def param_groups(self) -> list[dict]:
         return [{"params": list(self.model.parameters())}]
 
-    def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         raise NotImplementedError(f"{type(self).__name__} makes its own updates (train_step)")
 
-    def train_step(self, step: int) -> dict[str, float]:
+    def train_step(self, step: int) -> dict[str, torch.Tensor | float]:
         raise NotImplementedError(f"{type(self).__name__} defines loss(batch); LossStep updates it")
 
     def state_dict(self) -> dict:

@@ -48,19 +48,19 @@ def nr_loss(c_clean: torch.Tensor, y_clean: torch.Tensor, c_noisy: torch.Tensor,
 
 
 def nr_objective(c: torch.Tensor, r: torch.Tensor, y: torch.Tensor, n_clean: int, cfg: Config,
-                 soft: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+                 soft: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The loss of an NR batch whose first n_clean rows are clean: Hu et al.'s L = alpha L_clean + L_noise
     over the rows that have a label (unlabelled rows, noise 'none', get no L_noise), plus
     teacher_weight * soft_bce(c, teacher targets) on the rows n_clean .. n_clean + len(soft)."""
     labelled = y[n_clean:] != UNLABELLED
     loss, l_clean, l_noise = nr_loss(c[:n_clean], y[:n_clean], c[n_clean:][labelled], r[n_clean:][labelled],
                                      y[n_clean:][labelled], cfg.alpha)
-    logs = {"clean": l_clean.item(), "noise": l_noise.item()}
+    logs = {"clean": l_clean.detach(), "noise": l_noise.detach()}
     if soft is not None:
         l_teacher = soft_bce(c[n_clean:n_clean + len(soft)], soft)
         loss = loss + cfg.teacher_weight * l_teacher
-        logs["teacher"] = l_teacher.item()
-    return loss, {"loss": loss.item(), **logs}
+        logs["teacher"] = l_teacher.detach()
+    return loss, {"loss": loss.detach(), **logs}
 
 
 def given_labels(data: Dataset, split: Split, device: torch.device) -> torch.Tensor:
@@ -155,11 +155,11 @@ class ClassifierStage(TeacherTargets, Stage):
         return [{"params": backbone, "lr": self.cfg.lr * self.cfg.backbone_lr_scale},
                 {"params": heads, "lr": self.cfg.lr}]
 
-    def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         if not self.recipe.residual:
             idx = next(iter(batch.values()))
             loss = bce_onehot(self.train_model(self.batcher(idx)), self.labels[idx.to(self.device)])
-            return loss, {"loss": loss.item()}
+            return loss, {"loss": loss.detach()}
         idx = torch.cat([batch["clean"], batch["noisy"]])
         n_clean, n = len(batch["clean"]), len(idx)
         x = self.batcher(idx)
@@ -180,7 +180,7 @@ class ClassifierStage(TeacherTargets, Stage):
         l_cons = bce_onehot(c[n:], labels, row_weight=mask)
         weight = self.cfg.consistency_weight * min(1.0, self.thresholds.steps / max(1.0, self.rampup_steps))
         loss = loss + weight * l_cons
-        return loss, {**logs, "loss": loss.item(), "consistency": l_cons.item(), "confident": mask.float().mean().item()}
+        return loss, {**logs, "loss": loss.detach(), "consistency": l_cons.detach(), "confident": mask.float().mean()}
 
     def state_dict(self) -> dict:
         state = {"batches": self.batches.state_dict(), "augment_gen": self.batcher.gen.get_state()}

@@ -68,7 +68,7 @@ class ContrastiveStage(Stage):
         v2 = contrastive_view(x, self.batcher.gen).contiguous(memory_format=fmt)
         z = self.model(torch.cat([v1, v2]))          # one pass: BatchNorm sees both views
         loss = nt_xent(z[:len(x)], z[len(x):], self.cfg.contrastive_temperature)
-        return loss, {"loss": loss.item()}
+        return loss, {"loss": loss.detach()}
 
     def state_dict(self) -> dict:
         return {"batches": self.batches.state_dict(), "augment_gen": self.batcher.gen.get_state()}

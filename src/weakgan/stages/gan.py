@@ -37,14 +37,7 @@ from weakgan.noise import UNLABELLED, Split
 from weakgan.sampling import MixedBatches, split_batch
 from weakgan.stages.base import Stage
 from weakgan.data.batcher import Batcher, normalization
-from weakgan.train import NonFiniteLoss, fit, warmup_cosine
-
-def _check(**losses: torch.Tensor) -> None:
-    """Stop before an update is applied if any loss is NaN or infinite (fit() reports it)."""
-    for name, value in losses.items():
-        if not torch.isfinite(value):
-            raise NonFiniteLoss(f"{value.item()} ({name})")
-
+from weakgan.train import fit, stop_if_not_finite, warmup_cosine
 
 # ------------------------------------------------------------------------------ generator files
 def save_generator(run_dir: str | Path, generator: Generator) -> Path:
@@ -135,9 +128,9 @@ class GeneratorPretrainStage(Stage):
     def _shift(self, x: torch.Tensor) -> torch.Tensor:
         return translate(x, self.gen, self.cfg.gan_shift, fill=-1.0)
 
-    def train_step(self, step: int) -> dict[str, float]:
+    def train_step(self, step: int) -> dict[str, torch.Tensor | float]:
         g, critic = self.model.g.generator, self.model.critic
-        sums = {"critic": 0.0, "wdist": 0.0, "gp": 0.0}
+        sums: dict[str, torch.Tensor | float] = {"critic": 0.0, "wdist": 0.0, "gp": 0.0}
         n_critic = self.cfg.gan_n_critic
         for _ in range(n_critic):
             b = next(self.batches)["real"].to(self.images.device)
@@ -149,21 +142,21 @@ class GeneratorPretrainStage(Stage):
             gp = gradient_penalty(critic, real, fake, y, gen=self.gen)
             w_loss = wgan_critic_loss(scores[:len(b)], scores[len(b):])
             loss = w_loss + self.cfg.gan_gp_weight * gp
-            _check(critic=loss)
+            stop_if_not_finite(critic=loss)
             self.opt_c.zero_grad(set_to_none=True)
             loss.backward()
             self.opt_c.step()
             for key, v in (("critic", loss), ("wdist", -w_loss), ("gp", gp)):
-                sums[key] += v.item() / n_critic
+                sums[key] = sums[key] + v.detach() / n_critic
         # generator step: labels drawn like the data's (those of the last real batch)
         fake = g(g.sample_z(len(y), self.gen), y)
         g_loss = wgan_generator_loss(critic(self._shift(fake), y))
-        _check(generator=g_loss)
+        stop_if_not_finite(generator=g_loss)
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward(inputs=list(g.parameters()))
         self.opt_g.step()
         self.model.g.update(self.cfg.gan_g_ema, step)
-        return {**sums, "generator": g_loss.item()}
+        return {**sums, "generator": g_loss.detach()}
 
     def state_dict(self) -> dict:
         return {"batches": self.batches.state_dict(), "gen": self.gen.get_state(),
@@ -315,7 +308,7 @@ class WSGANClassifierStage(Stage):
             x = torch.where(pick[:, None, None, None], augment_view(x, self.gen, **self.view_args), x)
         return x, y
 
-    def _d_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, float]:
+    def _d_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor | float]:
         k, views = self.k, self.cfg.gan_views
         idx = torch.cat([batch["clean"], batch.get("noisy", batch["clean"][:0])])
         n, n_clean = len(idx), len(batch["clean"])
@@ -337,17 +330,17 @@ class WSGANClassifierStage(Stage):
         l_unsup = lsgan_discriminator_loss(scores[:len(real)], scores[len(real):], a=0.0, b=1.0)
         loss = (l_sup + self.cfg.gan_pseudo_weight * l_pseudo
                 + self.cfg.gan_unsup_weight * l_unsup)
-        _check(discriminator=loss)
+        stop_if_not_finite(discriminator=loss)
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()
         self.sched_d.step()
-        return {"loss": loss.item(), "sup": l_sup.item(), "pseudo": l_pseudo.item(), "unsup": l_unsup.item(),
-                "pseudo_share": float((pseudo >= 0).float().mean()) if n > n_clean else 0.0,
-                "d_real": scores[:len(real)].mean().item(), "d_fake": scores[len(real):].mean().item(),
+        return {"loss": loss.detach(), "sup": l_sup.detach(), "pseudo": l_pseudo.detach(), "unsup": l_unsup.detach(),
+                "pseudo_share": (pseudo >= 0).float().mean() if n > n_clean else 0.0,
+                "d_real": scores[:len(real)].detach().mean(), "d_fake": scores[len(real):].detach().mean(),
                 "lr": self.sched_d.get_last_lr()[0]}
 
-    def _g_step(self) -> dict[str, float]:
+    def _g_step(self) -> dict[str, torch.Tensor | float]:
         """Stage 3: G against the fixed D (D in eval mode: its BatchNorm statistics stay those of D batches)."""
         d = self.model.discriminator
         d.eval()
@@ -357,15 +350,15 @@ class WSGANClassifierStage(Stage):
             l_adv = lsgan_generator_loss(out[:, self.k], c=1.0)
             l_cls = F.cross_entropy(out[:, :self.k].float(), y)
             loss = l_adv + self.cfg.gan_class_weight * l_cls
-            _check(generator=loss)
+            stop_if_not_finite(generator=loss)
             self.opt_g.zero_grad(set_to_none=True)
             loss.backward(inputs=list(self.model.generator.parameters()))
             self.opt_g.step()
         finally:
             d.train()
-        return {"g_adv": l_adv.item(), "g_class": l_cls.item()}
+        return {"g_adv": l_adv.detach(), "g_class": l_cls.detach()}
 
-    def train_step(self, step: int) -> dict[str, float]:
+    def train_step(self, step: int) -> dict[str, torch.Tensor | float]:
         logs = self._d_step(next(self.batches), step)
         every = self.cfg.gan_g_every
         if self.train_g and (step + 1) % every == 0:

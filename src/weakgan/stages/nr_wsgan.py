@@ -130,7 +130,7 @@ class NRWSGANStage(TeacherTargets, Stage):
         x = gan_to_classifier(g(g.sample_z(n, self.gen).to(self.device), y), self.mean, self.std)
         return x.contiguous(memory_format=self.batcher.memory_format), y
 
-    def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         self.model.wsgan.generator.eval()
         if self.frozen:
             self.model.wsgan.discriminator.eval()   # frozen: its BatchNorm statistics stay as pretrained
