@@ -76,6 +76,11 @@ def test_nr_objective_with_teacher_targets_by_hand():
     assert abs(logs["clean"] - clean) < 1e-5 and abs(logs["noise"] - noise) < 1e-5
     assert abs(logs["teacher"] - teacher) < 1e-5
     assert abs(loss.item() - (0.2 * clean + noise + 0.5 * teacher)) < 1e-5
+    # a caller that knows every row is labelled skips the mask: the same loss as with the mask
+    y[2] = 0
+    masked, _ = nr_objective(c, r, y, 1, cfg, soft)
+    unmasked, _ = nr_objective(c, r, y, 1, cfg, soft, all_labelled=True)
+    assert torch.equal(masked, unmasked) and not torch.equal(masked, loss)
 
 
 def test_nr_trains_its_own_teacher_and_learns_from_unlabelled_images(tiny_fashion, tmp_path):

@@ -48,11 +48,14 @@ def nr_loss(c_clean: torch.Tensor, y_clean: torch.Tensor, c_noisy: torch.Tensor,
 
 
 def nr_objective(c: torch.Tensor, r: torch.Tensor, y: torch.Tensor, n_clean: int, cfg: Config,
-                 soft: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+                 soft: torch.Tensor | None = None, all_labelled: bool = False
+                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The loss of an NR batch whose first n_clean rows are clean: Hu et al.'s L = alpha L_clean + L_noise
     over the rows that have a label (unlabelled rows, noise 'none', get no L_noise), plus
-    teacher_weight * soft_bce(c, teacher targets) on the rows n_clean .. n_clean + len(soft)."""
-    labelled = y[n_clean:] != UNLABELLED
+    teacher_weight * soft_bce(c, teacher targets) on the rows n_clean .. n_clean + len(soft).
+    all_labelled: the caller knows on the host that every row has a label, so no mask is needed (indexing
+    with a mask that lives on an accelerator makes the host wait for it)."""
+    labelled = slice(None) if all_labelled else y[n_clean:] != UNLABELLED
     loss, l_clean, l_noise = nr_loss(c[:n_clean], y[:n_clean], c[n_clean:][labelled], r[n_clean:][labelled],
                                      y[n_clean:][labelled], cfg.alpha)
     logs = {"clean": l_clean.detach(), "noise": l_noise.detach()}
@@ -123,12 +126,14 @@ class ClassifierStage(TeacherTargets, Stage):
             self.model.to(memory_format=torch.channels_last)
         self.train_model = self.model   # the DDP wrapper under torchrun (set by the caller)
 
-        self.labels = given_labels(data, split, device)
+        labels = given_labels(data, split, torch.device("cpu"))
+        self.labels = labels.to(device)
         self.init_teacher(data, split)
         clean = torch.as_tensor(split.clean_idx)
         # the noisy part of a batch: the images with a noisy label and, when something gives them targets (a
         # teacher, consistency), the unlabelled ones
         noisy = noisy_part(split, uses_teacher(cfg) or self.recipe.consistency)
+        self.all_labelled = bool((labels[noisy] != UNLABELLED).all())
         b = cfg.batch_size
         if self.recipe.batches == "clean":
             parts, sizes = {"clean": clean}, {"clean": b}
@@ -169,7 +174,7 @@ class ClassifierStage(TeacherTargets, Stage):
         c, r = self.train_model(x, with_residual=True, residual_rows=n)
         idx = idx.to(self.device)
         soft = self.teacher_targets()[idx[n_clean:]] if self.teacher_source else None
-        loss, logs = nr_objective(c[:n], r[:n], self.labels[idx], n_clean, self.cfg, soft)
+        loss, logs = nr_objective(c[:n], r[:n], self.labels[idx], n_clean, self.cfg, soft, self.all_labelled)
         if not self.recipe.consistency:
             return loss, logs
         # softmax of the clean logits: the heads' renormalized sigmoids are flat (0.9 against 0.05 for the other

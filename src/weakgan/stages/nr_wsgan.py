@@ -32,7 +32,7 @@ from weakgan.data.dataset import Dataset
 from weakgan.models.backbone import load_backbone_weights, make_backbone, resolve_backbone
 from weakgan.models.gan import WSGAN, gan_to_classifier
 from weakgan.models.heads import HEAD_SCORE, MLPHead
-from weakgan.noise import Split
+from weakgan.noise import UNLABELLED, Split
 from weakgan.sampling import MixedBatches, split_batch
 from weakgan.data.batcher import Batcher, normalization
 from weakgan.stages.classifier import TeacherTargets, given_labels, noisy_part, nr_objective
@@ -98,10 +98,12 @@ class NRWSGANStage(TeacherTargets, Stage):
         self.train_model = self.model
         self.k = k
 
-        self.labels = given_labels(data, split, device)
+        labels = given_labels(data, split, torch.device("cpu"))
+        self.labels = labels.to(device)
         self.init_teacher(data, split)
         clean = torch.as_tensor(split.clean_idx)
         noisy = noisy_part(split, uses_teacher(cfg))
+        self.all_labelled = bool((labels[noisy] != UNLABELLED).all())   # generated images are labelled too
         n_clean, n_noisy = split_batch(cfg.batch_size, cfg.clean_share)
         # the noisy part: real noisy images, and a share fake_share of generated ones
         self.n_fake = int(round(n_noisy * cfg.fake_share)) if self.fakes else 0
@@ -144,7 +146,7 @@ class NRWSGANStage(TeacherTargets, Stage):
         n_clean = len(batch["clean"])
         c, r = self.train_model(x, with_residual=True)
         soft = self.teacher_targets()[idx[n_clean:]] if self.teacher_source else None
-        return nr_objective(c, r, y, n_clean, self.cfg, soft)
+        return nr_objective(c, r, y, n_clean, self.cfg, soft, self.all_labelled)
 
     def state_dict(self) -> dict:
         return {"batches": self.batches.state_dict(), "augment_gen": self.batcher.gen.get_state(),
