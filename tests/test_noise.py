@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from weakgan import WeakganError
+from weakgan import WeakganError, noise
 from weakgan.noise import Split, corrupt, make_split, parse_noise
 
 TARGETS = np.repeat(np.arange(10), 600)  # 6,000 images, 600 per class
@@ -91,3 +91,22 @@ def test_validation_set_is_held_out_of_the_clean_images_stratified_and_leaves_th
     assert len(few.val_idx) == 0 and len(few.clean_idx) == 30
     assert len(make_split(TARGETS, 10, 0.1, "permutation", 0, val_fraction=0.1, val_min_per_class=50).val_idx) == 150
     assert len(make_split(TARGETS, 10, 0.5, "permutation", 0, val_fraction=0.3, val_min_per_class=5).val_idx) == 750
+
+
+def test_a_split_save_killed_midway_leaves_no_split_to_load(tmp_path, monkeypatch):
+    """split.npz marks a saved split (run.load_or_make_split): a save that dies while writing the arrays must
+    leave none, nor a temporary file, so the next attempt makes the split again instead of failing to load."""
+    s = make_split(TARGETS, 10, 0.1, "permutation", 1)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+    for module, name in ((noise.json, "dumps"), (np, "savez")):   # while writing split.json, then the arrays
+        monkeypatch.setattr(module, name, killed)
+        with pytest.raises(KeyboardInterrupt):
+            s.save(tmp_path, TARGETS)
+        assert not (tmp_path / "split.npz").exists() and not list(tmp_path.glob(".*.tmp"))
+        monkeypatch.undo()
+    s.save(tmp_path, TARGETS)
+    loaded = Split.load(tmp_path)
+    assert np.array_equal(loaded.clean_idx, s.clean_idx) and np.array_equal(loaded.noisy_labels, s.noisy_labels)
+    assert np.array_equal(loaded.val_idx, s.val_idx)

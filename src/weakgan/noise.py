@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from weakgan import WeakganError
+from weakgan.checkpoint import atomic_write, atomic_write_text
 
 UNLABELLED = -1
 
@@ -49,10 +50,16 @@ class Split:
         return out
 
     def save(self, folder: str | Path, targets: np.ndarray | None = None) -> None:
+        """split.json, then split.npz, each written whole: a run killed while saving leaves no split.npz (which
+        marks a saved split, run.load_or_make_split), so the next attempt makes the split again."""
         folder = Path(folder)
-        np.savez(folder / "split.npz", clean_idx=self.clean_idx, noisy_idx=self.noisy_idx,
-                 noisy_labels=self.noisy_labels, val_idx=self.val_idx)
-        (folder / "split.json").write_text(json.dumps(self.summary(targets), indent=2) + "\n")
+        atomic_write_text(folder / "split.json", json.dumps(self.summary(targets), indent=2) + "\n")
+
+        def write_npz(tmp: str) -> None:
+            with open(tmp, "wb") as f:   # a file object: given a path, np.savez would append .npz to it
+                np.savez(f, clean_idx=self.clean_idx, noisy_idx=self.noisy_idx, noisy_labels=self.noisy_labels,
+                         val_idx=self.val_idx)
+        atomic_write(folder / "split.npz", write_npz)
 
     @classmethod
     def load(cls, folder: str | Path) -> "Split":
