@@ -75,6 +75,14 @@ def given_labels(data: Dataset, split: Split, device: torch.device) -> torch.Ten
     return labels.to(device)
 
 
+def labels_and_all_labelled(data: Dataset, split: Split, noisy: torch.Tensor,
+                            device: torch.device) -> tuple[torch.Tensor, bool]:
+    """given_labels on `device`, and whether every image of the batches' noisy part has a label: known here on
+    the host, so nr_objective can skip its mask (indexing with a mask on an accelerator waits for it)."""
+    labels = given_labels(data, split, torch.device("cpu"))
+    return labels.to(device), bool((labels[noisy] != UNLABELLED).all())
+
+
 def noisy_part(split: Split, with_teacher: bool) -> torch.Tensor:
     """The images of the noisy part of an NR batch: those with a noisy label, and with a teacher also the
     unlabelled ones (the teacher gives them targets)."""
@@ -126,14 +134,12 @@ class ClassifierStage(TeacherTargets, Stage):
             self.model.to(memory_format=torch.channels_last)
         self.train_model = self.model   # the DDP wrapper under torchrun (set by the caller)
 
-        labels = given_labels(data, split, torch.device("cpu"))
-        self.labels = labels.to(device)
-        self.init_teacher(data, split)
         clean = torch.as_tensor(split.clean_idx)
         # the noisy part of a batch: the images with a noisy label and, when something gives them targets (a
         # teacher, consistency), the unlabelled ones
         noisy = noisy_part(split, uses_teacher(cfg) or self.recipe.consistency)
-        self.all_labelled = bool((labels[noisy] != UNLABELLED).all())
+        self.labels, self.all_labelled = labels_and_all_labelled(data, split, noisy, device)
+        self.init_teacher(data, split)
         b = cfg.batch_size
         if self.recipe.batches == "clean":
             parts, sizes = {"clean": clean}, {"clean": b}

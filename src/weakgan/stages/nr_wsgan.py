@@ -32,10 +32,10 @@ from weakgan.data.dataset import Dataset
 from weakgan.models.backbone import load_backbone_weights, make_backbone, resolve_backbone
 from weakgan.models.gan import WSGAN, gan_to_classifier
 from weakgan.models.heads import HEAD_SCORE, MLPHead
-from weakgan.noise import UNLABELLED, Split
+from weakgan.noise import Split
 from weakgan.sampling import MixedBatches, split_batch
 from weakgan.data.batcher import Batcher, normalization
-from weakgan.stages.classifier import TeacherTargets, given_labels, noisy_part, nr_objective
+from weakgan.stages.classifier import TeacherTargets, labels_and_all_labelled, noisy_part, nr_objective
 from weakgan.recipes import recipe, uses_teacher
 from weakgan.stages.base import Stage
 from weakgan.teacher import require_same_clean_split
@@ -98,12 +98,11 @@ class NRWSGANStage(TeacherTargets, Stage):
         self.train_model = self.model
         self.k = k
 
-        labels = given_labels(data, split, torch.device("cpu"))
-        self.labels = labels.to(device)
-        self.init_teacher(data, split)
         clean = torch.as_tensor(split.clean_idx)
         noisy = noisy_part(split, uses_teacher(cfg))
-        self.all_labelled = bool((labels[noisy] != UNLABELLED).all())   # generated images are labelled too
+        # generated images are labelled too
+        self.labels, self.all_labelled = labels_and_all_labelled(data, split, noisy, device)
+        self.init_teacher(data, split)
         n_clean, n_noisy = split_batch(cfg.batch_size, cfg.clean_share)
         # the noisy part: real noisy images, and a share fake_share of generated ones
         self.n_fake = int(round(n_noisy * cfg.fake_share)) if self.fakes else 0
