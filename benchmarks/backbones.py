@@ -4,7 +4,7 @@ and flip TTA as every model), then read once on the 10,000 test images.
 
   python3 benchmarks/backbones.py --backbones smallcnn,resnet18 --epochs 10 --threads 2 --amp auto
 
-Each run goes to runs/backbones/<backbone>-<amp>-<epochs>ep-<threads>t (resumable: the same command
+Each run goes to runs/backbones/<backbone>[-<stem>]-<amp>-<epochs>ep-<threads>t (resumable: the same command
 continues it) and appends one row to benchmarks/results/backbones.csv:
   backbone,device,threads,precision,epochs,train_seconds,train_img_per_s,top1,seed,stem,commit,date,machine
 (top1 as a fraction; train_img_per_s = images seen in training / train_seconds, evaluation excluded).
@@ -40,9 +40,11 @@ def main() -> None:
         cfg = Config(model="clean-only", clean_fraction=1.0, noise="none", backbone=name, stem=args.stem,
                      epochs=args.epochs, threads=args.threads, amp=args.amp, device=args.device, seed=args.seed,
                      progress=False, checkpoint_every=500)
-        run = Path(args.runs) / f"{name}-{args.amp}-{args.epochs:g}ep-{args.threads}t"
+        label = name if name != "resnet18" else f"resnet18-{args.stem}"
+        # the stem is in the folder name: a cifar-stem run must never resume an imagenet-stem one
+        run = Path(args.runs) / f"{label}-{args.amp}-{args.epochs:g}ep-{args.threads}t"
         m = train_run(cfg, run) if not (run / "metrics.json").exists() else json.loads((run / "metrics.json").read_text())
-        row = {"backbone": name if name != "resnet18" else f"resnet18-{args.stem}", "device": m["device"],
+        row = {"backbone": label, "device": m["device"],
                "threads": m["threads"], "precision": m["precision"], "epochs": args.epochs,
                "train_seconds": round(m["train_seconds"], 1),
                "train_img_per_s": round(m["steps"] * cfg.batch_size / m["train_seconds"], 1),
