@@ -5,6 +5,11 @@ per finished run and only reported.
 
   python3 benchmarks/smallcnn_choices.py --seeds 0,1 --epochs 3 --threads 2      # runs, appends rows
   python3 benchmarks/smallcnn_choices.py --summary                              # the table (markdown)
+  python3 benchmarks/smallcnn_choices.py --timing                               # forward+backward images/s
+
+The runs' own images/s follow the shared machine's speed over the hour they take; --timing compares the
+networks in one process instead: forward + backward of each (as `--amp auto`'s probe times it), alternating
+3 times, medians, at batch 256 (EMA, translation and flips are loop costs it does not include).
 
 Variants (each differs from `default` in one thing):
   default        smallcnn width 64 as weakgan trains it (pool after each group's first conv, GELU, global
@@ -30,11 +35,13 @@ import json
 import statistics
 from pathlib import Path
 
+import torch
 import torch.nn as nn
 
 import weakgan.models.backbone as backbone_module
 from weakgan.config import Config
 from weakgan.run import train_run
+from weakgan.runtime import NATIVE_BF16_FLAGS, cpu_flags, machine, set_threads, training_speed
 
 COLUMNS = ["variant", "seed", "epochs", "precision", "train_seconds", "train_img_per_s", "val_top1", "top1",
            "params", "commit", "date", "machine"]
@@ -99,6 +106,25 @@ def params_of(name: str) -> int:
     return sum(p.numel() for p in VARIANTS[name][0](1, 64).parameters())
 
 
+def timing(amp: str, threads: int, repeats: int = 3) -> str:
+    set_threads(threads)
+    nets = {"default": (DefaultCNN, True), "relu": (VARIANTS["relu"][0], True),
+            "avgpool": (VARIANTS["avgpool"][0], True), "pool-late": (VARIANTS["pool-late"][0], True),
+            "no-channels-last": (DefaultCNN, False)}
+    speeds = {name: [] for name in nets}
+    for _ in range(repeats):
+        for name, (network, channels_last) in nets.items():
+            torch.manual_seed(0)
+            net = network(1, 64).to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+            speeds[name].append(training_speed(net, (1, 28, 28), 256, torch.device("cpu"), amp, channels_last))
+    base = statistics.median(speeds["default"])
+    lines = [f"{machine()}; precision {amp}; batch 256; {repeats} alternating repeats, medians", "",
+             "| variant | images/s (forward + backward) | vs default |", "|---|---|---|"]
+    for name, values in speeds.items():
+        lines.append(f"| {name} | {statistics.median(values):.0f} | {statistics.median(values) / base:.2f}x |")
+    return "\n".join(lines)
+
+
 def summary(csv_path: Path) -> str:
     rows = list(csv.DictReader(csv_path.open()))
     by = {}
@@ -129,10 +155,15 @@ def main() -> None:
     ap.add_argument("--runs", default="runs/smallcnn_choices")
     ap.add_argument("--csv", default="benchmarks/results/smallcnn_choices.csv")
     ap.add_argument("--summary", action="store_true", help="print the table of the rows in --csv and stop")
+    ap.add_argument("--timing", action="store_true", help="time the networks' forward + backward and stop")
     args = ap.parse_args()
     out_csv = Path(args.csv)
     if args.summary:
         print(summary(out_csv))
+        return
+    if args.timing:
+        native = any(f in cpu_flags() for f in NATIVE_BF16_FLAGS)   # auto: what the runs chose on such a CPU
+        print(timing(("bf16" if native else "none") if args.amp == "auto" else args.amp, args.threads))
         return
     names = args.variants.split(",")
     for name in names:

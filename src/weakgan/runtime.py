@@ -45,9 +45,9 @@ def describe(device: torch.device) -> str:
     return device.type
 
 
-# CPU flags of native bf16 arithmetic. Without them PyTorch emulates bf16, and autocast runs several times
-# slower than fp32 (9.3x on a 2-core AVX2 EPYC, issue 15); with them it can still lose for some networks:
-# benchmarks/results/backbones.md has both cases, which is why `auto` also times the run's own model.
+# CPU flags of native bf16 arithmetic. Without them PyTorch emulates bf16, and autocast runs an order of
+# magnitude slower than fp32; with them it can still lose for some networks, which is why `auto` also times
+# the run's own model (both cases: benchmarks/results/precision_speed.md).
 NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 PRECISIONS = ("auto", "none", "bf16", "fp16")
 PROBE_MIN_STEPS = 200      # shorter runs skip the timing probe (it costs a few seconds) and stay in fp32
