@@ -146,7 +146,8 @@ class Config:
     cache_dir: str = "cache"          # shared pretraining results (contrastive backbone, generator)
     device: str = "auto"              # auto | cpu | cuda | mps
     threads: int = 0                  # CPU threads; 0 = all cores
-    channels_last: bool = True        # measured faster on CPU too (benchmarks/results/stem_speed.md)
+    channels_last: bool = True        # faster on CPU too (benchmarks/results/: stem_speed.md for ResNet18,
+                                      # smallcnn_choices.md for smallcnn)
     amp: str = "auto"                 # auto | none | bf16 | fp16 (CUDA only). auto: bf16 on CUDA; on a CPU, fp32
                                       # unless it has native bf16 and a timing probe finds bf16 faster (runtime.py)
     compile: bool = False             # torch.compile the training model (worth it on CUDA for long runs)
