@@ -12,12 +12,13 @@ continues it) and appends one row to benchmarks/results/backbones.csv:
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from pathlib import Path
 
 from weakgan.config import Config
 from weakgan.run import train_run
+
+from rows import append_rows   # benchmarks/rows.py (scripts run from benchmarks/ as their first path)
 
 COLUMNS = ["backbone", "device", "threads", "precision", "epochs", "train_seconds", "train_img_per_s", "top1",
            "seed", "stem", "commit", "date", "machine"]
@@ -50,12 +51,7 @@ def main() -> None:
                "train_img_per_s": round(m["steps"] * cfg.batch_size / m["train_seconds"], 1),
                "top1": m["top1"], "seed": args.seed, "stem": args.stem if name == "resnet18" else "",
                "commit": m["commit"], "date": m["date"], "machine": m["machine"]}
-        new = not out_csv.exists()
-        with out_csv.open("a", newline="") as f:
-            writer = csv.DictWriter(f, COLUMNS)
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+        append_rows(out_csv, COLUMNS, [row])
         print(json.dumps(row), flush=True)
 
 

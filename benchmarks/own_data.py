@@ -46,6 +46,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from rows import append_rows   # benchmarks/rows.py (scripts run from benchmarks/ as their first path)
+
 CNN_EPOCHS = 40
 NOISE_RATE = 0.4
 CLEAN_SHARE = 0.1
@@ -275,16 +277,10 @@ def main() -> None:
             cnn_recall = next(r for r in peer_rows if "CNN (prune" in r["method"])["issues_recall"]
         rows = ours(root, work / "runs", truth, args.threads, float(cnn_recall), args.models.split(",")) + peer_rows
         info = provenance()
-        out = Path(args.csv)
-        new = not out.exists()
-        with out.open("a", newline="") as f:
-            writer = csv.DictWriter(f, COLUMNS)
-            if new:
-                writer.writeheader()
-            for r in rows:
-                writer.writerow({c: (f"{r[c]:.4f}" if isinstance(r.get(c), float) else r.get(c, ""))
-                                 for c in COLUMNS[:-3]} | {"seed": seed, "commit": info["commit"],
-                                                          "date": info["date"], "machine": info["machine"]})
+        append_rows(Path(args.csv), COLUMNS, [
+            {c: (f"{r[c]:.4f}" if isinstance(r.get(c), float) else r.get(c, "")) for c in COLUMNS[:-3]}
+            | {"seed": seed, "commit": info["commit"], "date": info["date"], "machine": info["machine"]}
+            for r in rows])
         for r in rows:
             print(f"seed {seed} | {r['method']:<48} | top1 {r['test_top1']:.4f} | "
                   f"issues P {r.get('issues_precision', float('nan')):.3f} R {r.get('issues_recall', float('nan')):.3f} | "

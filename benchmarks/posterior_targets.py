@@ -10,7 +10,7 @@ from weakgan.config import Config
 from weakgan.data import load_dataset
 from weakgan.run import load_or_make_split
 from weakgan.teacher import teacher_targets
-import tempfile, numpy as np
+import tempfile
 teacher = sys.argv[1]; frac = float(sys.argv[2])
 data = load_dataset("fashion-mnist", "")
 for noise in ["permutation", "symmetric:0.4", "pairflip:0.3"]:

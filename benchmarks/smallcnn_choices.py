@@ -43,6 +43,8 @@ from weakgan.config import Config
 from weakgan.run import train_run
 from weakgan.runtime import NATIVE_BF16_FLAGS, cpu_flags, machine, set_threads, training_speed
 
+from rows import append_rows   # benchmarks/rows.py (scripts run from benchmarks/ as their first path)
+
 COLUMNS = ["variant", "seed", "epochs", "precision", "train_seconds", "train_img_per_s", "val_top1", "top1",
            "params", "commit", "date", "machine"]
 DefaultCNN = backbone_module.SmallCNN
@@ -177,12 +179,7 @@ def main() -> None:
                    "train_img_per_s": round(m["steps"] * Config().batch_size / m["train_seconds"], 1),
                    "val_top1": m["val_top1"], "top1": m["top1"], "params": params_of(name),
                    "commit": m["commit"], "date": m["date"], "machine": m["machine"]}
-            new = not out_csv.exists()
-            with out_csv.open("a", newline="") as f:
-                writer = csv.DictWriter(f, COLUMNS)
-                if new:
-                    writer.writeheader()
-                writer.writerow(row)
+            append_rows(out_csv, COLUMNS, [row])
             print(json.dumps(row), flush=True)
 
 
