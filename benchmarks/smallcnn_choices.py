@@ -110,9 +110,9 @@ def params_of(name: str) -> int:
 
 def timing(amp: str, threads: int, repeats: int = 3) -> str:
     set_threads(threads)
-    nets = {"default": (DefaultCNN, True), "relu": (VARIANTS["relu"][0], True),
-            "avgpool": (VARIANTS["avgpool"][0], True), "pool-late": (VARIANTS["pool-late"][0], True),
-            "no-channels-last": (DefaultCNN, False)}
+    # the variants that change the network's forward + backward (the others change the loop around it)
+    nets = {name: (VARIANTS[name][0], VARIANTS[name][1].get("channels_last", True))
+            for name in ("default", "relu", "avgpool", "pool-late", "no-channels-last")}
     speeds = {name: [] for name in nets}
     for _ in range(repeats):
         for name, (network, channels_last) in nets.items():
