@@ -1,0 +1,152 @@
+"""The full preset's settings that were set by cost, not chosen: one change at a time against the preset's own
+runs, per clean fraction, judged on validation (the split's held-out clean images, never trained on); test top-1
+is read once per finished run and only reported.
+
+  python3 benchmarks/full_recipe.py --baseline reports/full --fractions 0.5,0.7 --seeds 0      # runs, appends rows
+  python3 benchmarks/full_recipe.py --summary                                                 # the table
+
+--baseline is a `weakgan reproduce --preset full` folder: its clean-only, nr and nr-match runs are the baseline
+rows and the clean-only run of each split is the teacher of every nr / nr-match variant (as in the preset), so a
+variant differs from its baseline in its own setting only.
+
+Variants (model/change; everything else as in src/weakgan/presets/full.yaml):
+  clean-only/epochs-12        12 epochs instead of 6
+  clean-only/no-translate     no random translation (crop_pad 0): it cost validation accuracy fully supervised
+                              at 3 epochs (smallcnn_choices.md)
+  nr/warm-lr-5e-4             the warm-started phase at peak lr 5e-4 instead of lr (2e-3): the quick preset's
+                              choice on validation (quick.md); a high one may undo what the teacher learnt
+  nr-match/warm-lr-5e-4       the same for nr-match
+  nr-match/warm-4             4 warm-started epochs instead of 2
+
+Runs go to runs/full_recipe/<model>-<change>_p<fraction>_s<seed> (a finished run is read back, not retrained);
+rows to benchmarks/results/full_recipe.csv.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import json
+import statistics
+from pathlib import Path
+
+import yaml
+
+from weakgan.reproduce import preset_config
+from weakgan.run import train_run
+
+from rows import append_rows   # benchmarks/rows.py (scripts run from benchmarks/ as their first path)
+
+COLUMNS = ["variant", "model", "clean_fraction", "seed", "epochs", "warm_epochs", "warm_lr", "crop_pad",
+           "precision", "train_seconds", "val_top1", "top1", "n_val", "commit", "date", "machine"]
+
+# variant -> (model, Config overrides)
+VARIANTS = {
+    "clean-only/epochs-12": ("clean-only", {"epochs": 12.0}),
+    "clean-only/no-translate": ("clean-only", {"crop_pad": 0}),
+    "nr/warm-lr-5e-4": ("nr", {"warm_lr": 5e-4}),
+    "nr-match/warm-lr-5e-4": ("nr-match", {"warm_lr": 5e-4}),
+    "nr-match/warm-4": ("nr-match", {"warm_epochs": 4.0}),
+}
+BASELINES = ("clean-only", "nr", "nr-match")
+
+
+def baseline_run(baseline: Path, model: str, fraction: float, seed: int) -> Path:
+    run = baseline / "runs" / f"{model}_p{fraction:g}_auto_s{seed}"
+    if not (run / "metrics.json").exists():
+        raise SystemExit(f"{run}: expected a finished run of the full preset (metrics.json)")
+    return run
+
+
+def run_variant(name: str, fraction: float, seed: int, baseline: Path, runs: Path, threads: int) -> tuple[dict, dict]:
+    model, overrides = VARIANTS[name]
+    cfg = dataclasses.replace(preset_config("full"), model=model, clean_fraction=fraction, noise="permutation",
+                              seed=seed, threads=threads, progress=False, **overrides)
+    if model != "clean-only":
+        cfg = dataclasses.replace(cfg, teacher_run=str(baseline_run(baseline, "clean-only", fraction, seed)))
+    run = runs / f"{name.replace('/', '-')}_p{fraction:g}_s{seed}"
+    m = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").exists() else train_run(cfg, run)
+    return m, dataclasses.asdict(cfg)
+
+
+def row(name: str, model: str, m: dict, cfg: dict) -> dict:
+    return {"variant": name, "model": model, "clean_fraction": m["clean_fraction"], "seed": m["seed"],
+            "epochs": cfg["epochs"], "warm_epochs": cfg["warm_epochs"], "warm_lr": cfg["warm_lr"],
+            "crop_pad": cfg["crop_pad"], "precision": m["precision"], "train_seconds": round(m["train_seconds"], 1),
+            "val_top1": m["val_top1"], "top1": m["top1"], "n_val": m["n_val"], "commit": m["commit"],
+            "date": m["date"], "machine": m["machine"]}
+
+
+def baseline_rows(baseline: Path, fraction: float, seed: int) -> list[dict]:
+    out = []
+    for model in BASELINES:
+        run = baseline_run(baseline, model, fraction, seed)
+        cfg = yaml.safe_load((run / "config.yaml").read_text())
+        out.append(row(model, model, json.loads((run / "metrics.json").read_text()), cfg))
+    return out
+
+
+def summary(csv_path: Path) -> str:
+    rows = list(csv.DictReader(csv_path.open()))
+    fractions = sorted({float(r["clean_fraction"]) for r in rows})
+    lines = ["| variant | " + " | ".join(f"{f:g} clean: val / test (Δval vs baseline)" for f in fractions) + " |",
+             "|---|" + "---|" * len(fractions)]
+    names = list(dict.fromkeys(r["variant"] for r in rows))
+    names = [n for n in BASELINES if n in names] + [n for n in names if n not in BASELINES]
+    for name in names:
+        cells = []
+        for f in fractions:
+            mine = [r for r in rows if r["variant"] == name and float(r["clean_fraction"]) == f]
+            base = [r for r in rows if r["variant"] == mine[0]["model"] and float(r["clean_fraction"]) == f] if mine else []
+            if not mine:
+                cells.append("")
+                continue
+            val = statistics.mean(100 * float(r["val_top1"]) for r in mine)
+            test = statistics.mean(100 * float(r["top1"]) for r in mine)
+            delta = ("" if name in BASELINES or not base
+                     else f" ({val - statistics.mean(100 * float(r['val_top1']) for r in base):+.2f})")
+            cells.append(f"{val:.2f} / {test:.2f}{delta}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--baseline", default="reports/full", help="a `reproduce --preset full` folder")
+    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--fractions", default="0.5,0.7")
+    ap.add_argument("--seeds", default="0")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--runs", default="runs/full_recipe")
+    ap.add_argument("--csv", default="benchmarks/results/full_recipe.csv")
+    ap.add_argument("--summary", action="store_true", help="print the table of the rows in --csv and stop")
+    args = ap.parse_args()
+    out_csv = Path(args.csv)
+    if args.summary:
+        print(summary(out_csv))
+        return
+    names = args.variants.split(",")
+    for name in names:
+        if name not in VARIANTS:
+            raise SystemExit(f"variant '{name}': expected one of {', '.join(VARIANTS)}")
+    fractions = [float(f) for f in args.fractions.split(",")]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    baseline = Path(args.baseline)
+    done = ({(r["variant"], float(r["clean_fraction"]), int(r["seed"])) for r in csv.DictReader(out_csv.open())}
+            if out_csv.exists() else set())   # rows already in the CSV are not added again
+    for seed in seeds:
+        for f in fractions:
+            append_rows(out_csv, COLUMNS, [r for r in baseline_rows(baseline, f, seed)
+                                           if (r["variant"], f, seed) not in done])
+    for name in names:   # outer loop over variants: each change is seen at every fraction before the next starts
+        for seed in seeds:
+            for f in fractions:
+                m, cfg = run_variant(name, f, seed, baseline, Path(args.runs), args.threads)
+                r = row(name, VARIANTS[name][0], m, cfg)
+                if (name, f, seed) not in done:
+                    append_rows(out_csv, COLUMNS, [r])
+                print(json.dumps(r), flush=True)
+
+
+if __name__ == "__main__":
+    main()
