@@ -37,7 +37,7 @@ from weakgan.run import train_run
 
 from rows import append_rows   # benchmarks/rows.py (scripts run from benchmarks/ as their first path)
 
-COLUMNS = ["variant", "model", "clean_fraction", "seed", "epochs", "warm_epochs", "warm_lr", "crop_pad",
+COLUMNS = ["variant", "model", "clean_fraction", "seed", "epochs", "lr", "crop_pad",
            "precision", "train_seconds", "val_top1", "top1", "n_val", "commit", "date", "machine"]
 
 # variant -> (model, Config overrides)
@@ -66,23 +66,27 @@ def run_variant(name: str, fraction: float, seed: int, baseline: Path, runs: Pat
         cfg = dataclasses.replace(cfg, teacher_run=str(baseline_run(baseline, "clean-only", fraction, seed)))
     run = runs / f"{name.replace('/', '-')}_p{fraction:g}_s{seed}"
     m = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").exists() else train_run(cfg, run)
-    return m, dataclasses.asdict(cfg)
+    return m, run_config(run)
+
+
+def run_config(run: Path) -> dict:
+    """The settings a run saved: a warm-started run's epochs and lr are those of its own schedule (the CSV's
+    epochs and lr columns)."""
+    return yaml.safe_load((run / "config.yaml").read_text())
 
 
 def row(name: str, model: str, m: dict, cfg: dict) -> dict:
     return {"variant": name, "model": model, "clean_fraction": m["clean_fraction"], "seed": m["seed"],
-            "epochs": cfg["epochs"], "warm_epochs": cfg["warm_epochs"], "warm_lr": cfg["warm_lr"],
-            "crop_pad": cfg["crop_pad"], "precision": m["precision"], "train_seconds": round(m["train_seconds"], 1),
-            "val_top1": m["val_top1"], "top1": m["top1"], "n_val": m["n_val"], "commit": m["commit"],
-            "date": m["date"], "machine": m["machine"]}
+            "epochs": cfg["epochs"], "lr": cfg["lr"], "crop_pad": cfg["crop_pad"], "precision": m["precision"],
+            "train_seconds": round(m["train_seconds"], 1), "val_top1": m["val_top1"], "top1": m["top1"],
+            "n_val": m["n_val"], "commit": m["commit"], "date": m["date"], "machine": m["machine"]}
 
 
 def baseline_rows(baseline: Path, fraction: float, seed: int) -> list[dict]:
     out = []
     for model in BASELINES:
         run = baseline_run(baseline, model, fraction, seed)
-        cfg = yaml.safe_load((run / "config.yaml").read_text())
-        out.append(row(model, model, json.loads((run / "metrics.json").read_text()), cfg))
+        out.append(row(model, model, json.loads((run / "metrics.json").read_text()), run_config(run)))
     return out
 
 
