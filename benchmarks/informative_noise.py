@@ -1,6 +1,7 @@
 """Noisy labels that carry information (issue 17): at one clean fraction, per seed, a clean-only teacher on the
 split's clean images, then for each noise `naive` and `nr` with and without the teacher's posterior given the
-noisy label (teacher.label_posterior), all on the same splits. Nothing is downloaded; FashionMNIST comes from
+noisy label (teacher.label_posterior), `nr-match`, and a second round of `nr` (with the posterior) whose teacher is
+the first round's student, all on the same splits. Nothing is downloaded; FashionMNIST comes from
 the Debian package (scripts/setup.sh).
 
     python3 benchmarks/informative_noise.py --seeds 0,1,2 --out runs/informative       # then --summary
@@ -24,9 +25,14 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "informative_noise.csv"
 # the teacher's run is shared by every noise: clean-only never reads a noisy label, and the clean split of a
 # seed does not depend on the noise (noise.py draws the clean subset first)
-VARIANTS = {"naive": ["--model", "naive"],
-            "nr": ["--model", "nr", "--no-teacher-posterior"],
-            "nr+posterior": ["--model", "nr", "--teacher-posterior"]}
+# variant -> (flags, the run that is its teacher and that it starts as: clean-only or another variant; None: none)
+VARIANTS = {"naive": (["--model", "naive"], None),
+            "nr": (["--model", "nr", "--no-teacher-posterior"], "clean-only"),
+            "nr+posterior": (["--model", "nr", "--teacher-posterior"], "clean-only"),
+            "nr-match": (["--model", "nr-match", "--teacher-posterior"], "clean-only"),
+            # a second round: the first round's student, which learnt from the noisy labels, is the teacher
+            # (its predictions and the posterior given the label, again), and the student starts as it
+            "nr+posterior-round2": (["--model", "nr", "--teacher-posterior"], "nr+posterior")}
 
 
 def train(args: list[str], out: Path) -> dict:
@@ -44,6 +50,9 @@ def row(m: dict, noise: str, variant: str) -> dict:
 def run(a) -> None:
     base = ["--clean-fraction", str(a.fraction), "--backbone", "smallcnn", "--backbone-width", str(a.width),
             "--epochs", str(a.epochs), "--no-progress", "--threads", str(a.threads), *a.flags.split()]
+    for variant in a.variants.split(","):
+        if variant not in VARIANTS:
+            raise SystemExit(f"variant '{variant}': expected one of {', '.join(VARIANTS)}")
     rows = []
     for seed in [int(s) for s in a.seeds.split(",")]:
         out = Path(a.out) / f"s{seed}"
@@ -51,11 +60,13 @@ def run(a) -> None:
         m = train(["--model", "clean-only", "--noise", "permutation", "--seed", str(seed), *base], teacher)
         for noise in a.noises.split(","):
             rows.append(row(m, noise, "clean-only"))
-            for variant, flags in VARIANTS.items():
-                m2 = train([*flags, "--noise", noise, "--seed", str(seed), *base, "--teacher-run", str(teacher),
-                            "--pretrain", "teacher"] if variant != "naive" else
-                           [*flags, "--noise", noise, "--seed", str(seed), *base],
-                           out / f"{variant}_{noise.replace(':', '')}")
+            for variant in a.variants.split(","):
+                flags, teacher_of = VARIANTS[variant]
+                args = [*flags, "--noise", noise, "--seed", str(seed), *base]
+                if teacher_of:
+                    run_dir = teacher if teacher_of == "clean-only" else out / f"{teacher_of}_{noise.replace(':', '')}"
+                    args += ["--teacher-run", str(run_dir), "--pretrain", "teacher"]
+                m2 = train(args, out / f"{variant}_{noise.replace(':', '')}")
                 rows.append(row(m2, noise, variant))
     with open(RESULTS, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=[*COLUMNS, "variant"], lineterminator="\n")
@@ -91,6 +102,7 @@ if __name__ == "__main__":
     p.add_argument("--width", type=int, default=64)
     p.add_argument("--epochs", type=float, default=3)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--variants", default=",".join(VARIANTS), help="in order (a round 2 after its first round)")
     p.add_argument("--flags", default="", help="more `weakgan train` flags for every run")
     p.add_argument("--out", default="runs/informative")
     p.add_argument("--summary", action="store_true")
