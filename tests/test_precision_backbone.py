@@ -36,6 +36,20 @@ def test_auto_on_a_native_bf16_cpu_takes_bf16_only_when_the_probe_finds_it_faste
     assert choose_precision("auto", CPU, flags={"avx512_bf16"})[0] == "none"
 
 
+def test_one_slowed_probe_sample_does_not_decide_the_precision():
+    # bf16 twice as fast as fp32, but its first sample slowed by another process (what made a real run pick fp32)
+    samples = {"none": [124.0, 575.0], "bf16": [62.0, 1635.0]}
+    order = []
+
+    def probe(precision):
+        order.append(precision)
+        return samples[precision].pop(0)
+
+    precision, why = choose_precision("auto", CPU, flags={"amx_bf16"}, probe=probe)
+    assert precision == "bf16" and "1635" in why and "575" in why
+    assert order == ["none", "bf16", "none", "bf16"]   # alternating, so one burst cannot hit one precision only
+
+
 def test_asked_precision_is_kept_and_bad_values_refused():
     assert choose_precision("bf16", CPU, flags=set()) == ("bf16", "asked for (--amp)")
     assert choose_precision("none", CPU, flags={"amx_bf16"})[0] == "none"

@@ -52,6 +52,10 @@ NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 PRECISIONS = ("auto", "none", "bf16", "fp16")
 PROBE_MIN_STEPS = 200      # shorter runs skip the timing probe (it costs a few seconds) and stay in fp32
 PROBE_MIN_GAIN = 1.15      # bf16 must be at least this much faster than fp32 in the probe to be chosen
+# each precision is timed this many times, alternating, and its best time counts: another process (or the
+# previous run winding down) can only slow a sample, and one slowed bf16 sample once made a run pick fp32 at
+# half bf16's measured speed (benchmarks/results/full_recipe.md)
+PROBE_ROUNDS = 2
 
 
 def cpuinfo(field: str) -> str:
@@ -73,8 +77,8 @@ def choose_precision(requested: str, device: torch.device, flags: set[str] | Non
     """(precision, why): `none` (fp32), `bf16` or `fp16` for a run on `device`.
 
     auto: bf16 on CUDA devices that support it; fp32 on a CPU without native bf16 (flags, default: this
-    machine's); on a CPU with native bf16, bf16 only if probe(precision) -> images/s says it is faster for
-    this model (no probe: fp32, the safe choice for short runs).
+    machine's); on a CPU with native bf16, bf16 only if probe(precision) -> images/s, best of PROBE_ROUNDS
+    alternating samples each, says it is faster for this model (no probe: fp32, the safe choice for short runs).
     """
     if requested not in PRECISIONS:
         raise WeakganError(f"amp '{requested}': expected one of {', '.join(PRECISIONS)}")
@@ -94,7 +98,11 @@ def choose_precision(requested: str, device: torch.device, flags: set[str] | Non
         return "none", "auto: this CPU has no native bf16 (no amx_bf16/avx512_bf16 flag), bf16 would be emulated"
     if probe is None:
         return "none", f"auto: CPU with {native[0]}, but the run is too short to time bf16 against fp32"
-    fp32, bf16 = probe("none"), probe("bf16")
+    samples = {"none": [], "bf16": []}
+    for _ in range(PROBE_ROUNDS):
+        for precision in samples:
+            samples[precision].append(probe(precision))
+    fp32, bf16 = max(samples["none"]), max(samples["bf16"])
     timing = f"bf16 {bf16:.0f} vs fp32 {fp32:.0f} images/s in a timing probe"
     if bf16 >= PROBE_MIN_GAIN * fp32:
         return "bf16", f"auto: CPU with {native[0]}, {timing}"
