@@ -117,8 +117,12 @@ def summary(csv_path: Path) -> str:
                 continue
             val = statistics.mean(100 * float(r["val_top1"]) for r in mine)
             test = statistics.mean(100 * float(r["top1"]) for r in mine)
-            delta = ("" if name in BASELINES or not base
-                     else f" ({val - statistics.mean(100 * float(r['val_top1']) for r in base):+.2f})")
+            if name in BASELINES or not base:
+                delta = ""
+            elif mine[0]["n_val"] != base[0]["n_val"]:   # a run on its own split: another validation set
+                delta = " (own split)"
+            else:
+                delta = f" ({val - statistics.mean(100 * float(r['val_top1']) for r in base):+.2f})"
             cells.append(f"{val:.2f} / {test:.2f}{delta}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
