@@ -1,7 +1,7 @@
 """Noisy labels that carry information (issue 17): at one clean fraction, per seed, a clean-only teacher on the
 split's clean images, then for each noise `naive` and `nr` with and without the teacher's posterior given the
-noisy label (teacher.label_posterior), `nr-match`, and a second round of `nr` (with the posterior) whose teacher is
-the first round's student, all on the same splits. Nothing is downloaded; FashionMNIST comes from
+noisy label (teacher.label_posterior), `nr-match`, and second and third rounds of `nr` (with the posterior) whose
+teacher is the previous round's student, all on the same splits. Nothing is downloaded; FashionMNIST comes from
 the Debian package (scripts/setup.sh).
 
     python3 benchmarks/informative_noise.py --seeds 0,1,2 --out runs/informative       # then --summary
@@ -32,7 +32,8 @@ VARIANTS = {"naive": (["--model", "naive"], None),
             "nr-match": (["--model", "nr-match", "--teacher-posterior"], "clean-only"),
             # a second round: the first round's student, which learnt from the noisy labels, is the teacher
             # (its predictions and the posterior given the label, again), and the student starts as it
-            "nr+posterior-round2": (["--model", "nr", "--teacher-posterior"], "nr+posterior")}
+            "nr+posterior-round2": (["--model", "nr", "--teacher-posterior"], "nr+posterior"),
+            "nr+posterior-round3": (["--model", "nr", "--teacher-posterior"], "nr+posterior-round2")}
 
 
 def train(args: list[str], out: Path) -> dict:
@@ -45,6 +46,10 @@ def train(args: list[str], out: Path) -> dict:
 
 def row(m: dict, noise: str, variant: str) -> dict:
     return {**{c: m.get(c) for c in COLUMNS}, "noise": noise, "variant": variant}
+
+
+def row_key(r: dict) -> tuple[str, str, str]:
+    return str(r["seed"]), r["noise"], r["variant"]
 
 
 def run(a) -> None:
@@ -68,10 +73,13 @@ def run(a) -> None:
                     args += ["--teacher-run", str(run_dir), "--pretrain", "teacher"]
                 m2 = train(args, out / f"{variant}_{noise.replace(':', '')}")
                 rows.append(row(m2, noise, variant))
+    # the CSV keeps the rows of earlier invocations that this one did not make (other seeds, noises, variants)
+    made = {row_key(r) for r in rows}
+    kept = [r for r in csv.DictReader(open(RESULTS))] if RESULTS.exists() else []
     with open(RESULTS, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=[*COLUMNS, "variant"], lineterminator="\n")
         w.writeheader()
-        w.writerows(rows)
+        w.writerows([r for r in kept if row_key(r) not in made] + rows)
     print(f"-> {RESULTS}")
 
 
