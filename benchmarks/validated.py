@@ -19,7 +19,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 OUT = RESULTS / "validated.csv"
 # file -> what its runs are (the `source` column)
 SOURCES = {"full_preset.csv": "full preset: smallcnn, 6 epochs (nr, nr-match: +2 from the teacher)",
-           "informative_noise.csv": "informative_noise.py: smallcnn, 3 epochs (nr: +3 from the teacher)"}
+           "informative_noise.csv": "informative_noise.py: smallcnn, 3 epochs (nr: +3 from the teacher; "
+                                    "round 2 / 3: +3 from the previous round)"}
 PERMUTATION_TARGET = {0.05: 91.0, 0.1: 92.0, 0.2: 93.0, 0.5: 94.0, 0.7: 94.5}
 INFORMATIVE_TARGET = 92.5
 
