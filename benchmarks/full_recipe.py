@@ -111,10 +111,10 @@ def summary(csv_path: Path) -> str:
         cells = []
         for f in fractions:
             mine = [r for r in rows if r["variant"] == name and float(r["clean_fraction"]) == f]
-            base = [r for r in rows if r["variant"] == mine[0]["model"] and float(r["clean_fraction"]) == f] if mine else []
             if not mine:
                 cells.append("")
                 continue
+            base = [r for r in rows if r["variant"] == mine[0]["model"] and float(r["clean_fraction"]) == f]
             val = statistics.mean(100 * float(r["val_top1"]) for r in mine)
             test = statistics.mean(100 * float(r["top1"]) for r in mine)
             if name in BASELINES or not base:
