@@ -75,7 +75,10 @@ def run(a) -> None:
                 rows.append(row(m2, noise, variant))
     # the CSV keeps the rows of earlier invocations that this one did not make (other seeds, noises, variants)
     made = {row_key(r) for r in rows}
-    kept = [r for r in csv.DictReader(open(RESULTS))] if RESULTS.exists() else []
+    kept = []
+    if RESULTS.exists():
+        with open(RESULTS, newline="") as f:
+            kept = list(csv.DictReader(f))
     with open(RESULTS, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=[*COLUMNS, "variant"], lineterminator="\n")
         w.writeheader()
