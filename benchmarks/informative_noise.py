@@ -1,6 +1,6 @@
 """Noisy labels that carry information (issue 17): at one clean fraction, per seed, a clean-only teacher on the
 split's clean images, then for each noise `naive` and `nr` with and without the teacher's posterior given the
-noisy label (teacher.label_posterior), `nr-match`, and second and third rounds of `nr` (with the posterior) whose
+noisy label (teacher.label_posterior), `nr-match`, and second to fourth rounds of `nr` (with the posterior) whose
 teacher is the previous round's student, all on the same splits. Nothing is downloaded; FashionMNIST comes from
 the Debian package (scripts/setup.sh).
 
@@ -33,7 +33,8 @@ VARIANTS = {"naive": (["--model", "naive"], None),
             # a second round: the first round's student, which learnt from the noisy labels, is the teacher
             # (its predictions and the posterior given the label, again), and the student starts as it
             "nr+posterior-round2": (["--model", "nr", "--teacher-posterior"], "nr+posterior"),
-            "nr+posterior-round3": (["--model", "nr", "--teacher-posterior"], "nr+posterior-round2")}
+            "nr+posterior-round3": (["--model", "nr", "--teacher-posterior"], "nr+posterior-round2"),
+            "nr+posterior-round4": (["--model", "nr", "--teacher-posterior"], "nr+posterior-round3")}
 
 
 def train(args: list[str], out: Path) -> dict:
