@@ -133,6 +133,37 @@ def test_sweeps_order_a_splits_runs_after_what_they_read():
     assert with_dependencies(["nr"], Config(teacher_run="runs/t")) == ["nr"]
 
 
+def test_a_later_round_trains_its_chain_of_teachers_and_starts_as_the_previous_round(tiny_fashion, tmp_path):
+    from safetensors.torch import load_file
+    from weakgan.sweep import run_config, with_dependencies
+    assert with_dependencies(["nr-round3"], Config()) == ["clean-only", "nr", "nr-round2", "nr-round3"]
+    assert run_config(Config(noise="permutation"), "nr-round3", 0.1, 2, Path("o")).teacher_run == \
+        str(Path("o/runs/nr-round2_p0.1_permutation_s2"))
+    common = ["--data-dir", str(tiny_fashion), "--clean-fraction", "0.2", "--noise", "symmetric:0.4",
+              "--pretrain", "teacher", *TINY]
+    out = tmp_path / "r2"
+    run_cli("train", "--model", "nr-round2", *common, "--out", str(out))
+    chain = [json.loads((out / sub / "metrics.json").read_text())["model"]
+             for sub in (".", "teacher", "teacher/teacher")]
+    assert chain == ["nr-round2", "nr", "clean-only"]
+    assert yaml.safe_load((out / "config.yaml").read_text())["teacher_run"] == str(out / "teacher")
+    assert yaml.safe_load((out / "teacher" / "config.yaml").read_text())["teacher_run"] == str(out / "teacher" / "teacher")
+    # the finished teachers are reused: the same command again does not train them again
+    stamps = [p.stat().st_mtime_ns for p in sorted(out.glob("teacher/**/model.safetensors"))]
+    assert len(stamps) == 2
+    run_cli("train", "--model", "nr-round2", *common, "--out", str(out))
+    assert [p.stat().st_mtime_ns for p in sorted(out.glob("teacher/**/model.safetensors"))] == stamps
+    # a round starts as the previous one (backbone and clean net; lr 0: what it saves is what it started from,
+    # only BatchNorm statistics move), and round 1 had moved away from the clean-only run
+    run_cli("train", "--model", "nr-round2", *common, "--teacher-run", str(out / "teacher"), "--lr", "0",
+            "--out", str(tmp_path / "lr0"))
+    r2, r1 = load_file(tmp_path / "lr0" / "model.safetensors"), load_file(out / "teacher" / "model.safetensors")
+    t = load_file(out / "teacher" / "teacher" / "model.safetensors")
+    start = [k for k in r1 if (k.startswith("backbone.") and r1[k].dim() == 4) or k.startswith("clean_head.")]
+    assert len(start) >= 7 and all(torch.equal(r2[k], r1[k]) for k in start)
+    assert not any(torch.equal(r1[k], t[k]) for k in start)
+
+
 def test_pretrain_teacher_starts_the_backbone_from_the_teacher_run(tiny_fashion, tmp_path):
     from safetensors.torch import load_file
     common = ["--data-dir", str(tiny_fashion), "--clean-fraction", "0.2", "--noise", "permutation", *TINY]

@@ -37,8 +37,9 @@ def cmd_train(args) -> None:
     cfg = resolve(args)
     _out_dir(args.out)
     last = Path(args.out) / "checkpoints" / "last.pt"
-    # a run killed while it trained its own teacher (OUT/teacher) has only that stage's checkpoint yet
-    if args.resume and not last.exists() and not any(Path(args.out).glob("*/checkpoints/last.pt")):
+    # a run killed while it trained its own teacher (OUT/teacher, its teacher's OUT/teacher/teacher, ...) has only
+    # that run's checkpoint yet
+    if args.resume and not last.exists() and not any(Path(args.out).glob("**/checkpoints/last.pt")):
         raise WeakganError(f"{last}: no checkpoint to resume from; drop --resume to start a fresh run")
     m = train_with_teacher(cfg, args.out, override=args.override)
     print(f"{cfg.model} p={m['clean_fraction']} {m['noise']} seed {cfg.seed}: top1 {m['top1']:.4f} "

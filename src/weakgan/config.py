@@ -24,7 +24,8 @@ from weakgan.runtime import PRECISIONS
 @dataclass
 class Config:
     # what to train
-    model: str = "nr"                 # clean-only | naive | nr | nr-match | wsgan | nr-wsgan[-nofake|-frozen|-round2]
+    model: str = "nr"                 # clean-only | naive | nr | nr-match | nr-round2 | nr-round3 | wsgan |
+                                      # nr-wsgan[-nofake|-frozen|-round2]
                                       # (recipes.py)
     seed: int = 0                     # seeds the split, the initial weights, batches and augmentation
     # data
@@ -50,8 +51,8 @@ class Config:
     pretrain: str = "auto"            # none | contrastive: start from a SimCLR backbone trained on the train
                                       # images | auto: contrastive for the wsgan D's ResNet18 branch (as the
                                       # paper has it), none for classifier backbones (measured no better there)
-                                      # | teacher: as auto, but nr, nr-match and nr-wsgan* start their backbone
-                                      # from their teacher run's (a clean-only run on the same split), and the
+                                      # | teacher: as auto, but the models with a teacher (nr, nr-match, nr-round*,
+                                      # nr-wsgan*) start their backbone from their teacher run's (on the same split), and the
                                       # classifier stage's models its clean net too (same head widths)
     backbone_lr_scale: float = 1.0    # backbone lr = lr * this (a pretrained backbone is fine-tuned gently)
     contrastive_epochs: float = 15.0  # SimCLR pretraining (pretrain: contrastive): epochs over the training images

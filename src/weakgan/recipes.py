@@ -39,6 +39,12 @@ RECIPES = {
     "nr-wsgan-nofake": Recipe("nr-wsgan", batches="mixed", teacher="clean-only", reads_wsgan=True),
     "nr-wsgan-frozen": Recipe("nr-wsgan", batches="mixed", teacher="clean-only", reads_wsgan=True, fakes=True,
                               frozen_d=True),
+    # further rounds of self-training: the split's previous round is the teacher (its predictions, on an image
+    # with a noisy label its posterior given the label) and, with pretrain: teacher, the starting point. A
+    # student that has learnt from the noisy labels is a better prior for that posterior than the clean-only
+    # run was, so rounds gain most where the labels carry information (informative_noise.md)
+    "nr-round2": Recipe("classifier", batches="mixed", teacher="nr"),
+    "nr-round3": Recipe("classifier", batches="mixed", teacher="nr-round2"),
     # a second round of self-training: taught by the split's nr-wsgan run
     "nr-wsgan-round2": Recipe("nr-wsgan", batches="mixed", teacher="nr-wsgan", reads_wsgan=True, fakes=True,
                               erase=True),

@@ -156,13 +156,16 @@ def make_stage(cfg: Config, data: Dataset, split: Split, device: torch.device, w
 
 
 def train_with_teacher(cfg: Config, out: str | Path, override: bool = False) -> dict:
-    """`weakgan train`: a run that learns from a clean-only teacher and names none (teacher_run) gets one
-    trained first, into OUT/teacher (resumable like the run itself); every other run it reads must be given."""
-    if uses_teacher(cfg) and not cfg.teacher_run and recipe(cfg.model).teacher == "clean-only":
+    """`weakgan train`: a run that learns from a classifier-stage teacher and names none (teacher_run) gets one
+    trained first, into OUT/teacher, with its own teacher in OUT/teacher/teacher and so on (nr-round3 ->
+    nr-round2 -> nr -> clean-only), each resumable like the run itself; every other run it reads (an nr-wsgan
+    teacher, wsgan_run, ...) must be given."""
+    teacher_model = recipe(cfg.model).teacher
+    if uses_teacher(cfg) and not cfg.teacher_run and recipe(teacher_model).stage == "classifier":
         check_run_folder(cfg, Path(out))   # the run's own folder first: no teacher for a run that cannot start
         teacher = Path(out) / "teacher"
         if not (teacher / "metrics.json").exists():
-            train_run(dataclasses.replace(cfg, model="clean-only"), teacher, override)
+            train_with_teacher(dataclasses.replace(cfg, model=teacher_model), teacher, override)
         cfg = dataclasses.replace(cfg, teacher_run=str(teacher))
     return train_run(cfg, out, override)
 
