@@ -12,13 +12,14 @@ the medians are printed with the machine and the instruction-set limits in force
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 
 import torch
 
 from weakgan.models.backbone import make_backbone
-from weakgan.runtime import machine, set_threads, training_speed
+from weakgan.runtime import alternating_samples, machine, set_threads, training_speed
 
 
 def main() -> None:
@@ -42,11 +43,9 @@ def main() -> None:
         torch.manual_seed(0)
         net = (make_backbone(name, 1, width=int(option)) if name == "smallcnn"
                else make_backbone(name, 1, stem=option)).to(memory_format=torch.channels_last)
-        speeds = {"none": [], "bf16": []}
-        for _ in range(args.repeats):
-            for precision in speeds:
-                speeds[precision].append(training_speed(net, (1, 28, 28), args.batch_size, cpu, precision,
-                                                        channels_last=True, steps=args.steps))
+        speeds = alternating_samples({p: functools.partial(training_speed, net, (1, 28, 28), args.batch_size, cpu, p,
+                                                          channels_last=True, steps=args.steps)
+                                      for p in ("none", "bf16")}, args.repeats)
         fp32, bf16 = statistics.median(speeds["none"]), statistics.median(speeds["bf16"])
         print(f"| {spec} | {fp32:.0f} | {bf16:.0f} | {bf16 / fp32:.2f} |", flush=True)
 

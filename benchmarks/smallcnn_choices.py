@@ -41,7 +41,7 @@ import torch.nn as nn
 import weakgan.models.backbone as backbone_module
 from weakgan.config import Config
 from weakgan.run import train_run
-from weakgan.runtime import NATIVE_BF16_FLAGS, cpu_flags, machine, set_threads, training_speed
+from weakgan.runtime import alternating_samples, choose_precision, machine, set_threads, training_speed
 
 from rows import append_rows   # benchmarks/rows.py (scripts run from benchmarks/ as their first path)
 
@@ -108,17 +108,26 @@ def params_of(name: str) -> int:
     return sum(p.numel() for p in VARIANTS[name][0](1, 64).parameters())
 
 
+def timing_precision(amp: str, threads: int) -> str:
+    """The precision a run of the default network would train in with this --amp (auto: the runs' own probe)."""
+    set_threads(threads)
+    net = VARIANTS["default"][0](1, 64).to(memory_format=torch.channels_last)
+    cpu = torch.device("cpu")
+    return choose_precision(amp, cpu, probe=lambda p: training_speed(net, (1, 28, 28), 256, cpu, p, True))[0]
+
+
 def timing(amp: str, threads: int, repeats: int = 3) -> str:
     set_threads(threads)
     # the variants that change the network's forward + backward (the others change the loop around it)
     nets = {name: (VARIANTS[name][0], VARIANTS[name][1].get("channels_last", True))
             for name in ("default", "relu", "avgpool", "pool-late", "no-channels-last")}
-    speeds = {name: [] for name in nets}
-    for _ in range(repeats):
-        for name, (network, channels_last) in nets.items():
-            torch.manual_seed(0)
-            net = network(1, 64).to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-            speeds[name].append(training_speed(net, (1, 28, 28), 256, torch.device("cpu"), amp, channels_last))
+
+    def timer(network, channels_last):
+        torch.manual_seed(0)
+        net = network(1, 64).to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+        return lambda: training_speed(net, (1, 28, 28), 256, torch.device("cpu"), amp, channels_last)
+
+    speeds = alternating_samples({name: timer(*spec) for name, spec in nets.items()}, repeats)
     base = statistics.median(speeds["default"])
     lines = [f"{machine()}; precision {amp}; batch 256; {repeats} alternating repeats, medians", "",
              "| variant | images/s (forward + backward) | vs default |", "|---|---|---|"]
@@ -164,8 +173,7 @@ def main() -> None:
         print(summary(out_csv))
         return
     if args.timing:
-        native = any(f in cpu_flags() for f in NATIVE_BF16_FLAGS)   # auto: what the runs chose on such a CPU
-        print(timing(("bf16" if native else "none") if args.amp == "auto" else args.amp, args.threads))
+        print(timing(timing_precision(args.amp, args.threads), args.threads))
         return
     names = args.variants.split(",")
     for name in names:

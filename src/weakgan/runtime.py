@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime
+import functools
 import os
 import platform
 import subprocess
@@ -98,15 +99,22 @@ def choose_precision(requested: str, device: torch.device, flags: set[str] | Non
         return "none", "auto: this CPU has no native bf16 (no amx_bf16/avx512_bf16 flag), bf16 would be emulated"
     if probe is None:
         return "none", f"auto: CPU with {native[0]}, but the run is too short to time bf16 against fp32"
-    samples = {"none": [], "bf16": []}
-    for _ in range(PROBE_ROUNDS):
-        for precision in samples:
-            samples[precision].append(probe(precision))
+    samples = alternating_samples({p: functools.partial(probe, p) for p in ("none", "bf16")}, PROBE_ROUNDS)
     fp32, bf16 = max(samples["none"]), max(samples["bf16"])
     timing = f"bf16 {bf16:.0f} vs fp32 {fp32:.0f} images/s in a timing probe"
     if bf16 >= PROBE_MIN_GAIN * fp32:
         return "bf16", f"auto: CPU with {native[0]}, {timing}"
     return "none", f"auto: CPU with {native[0]}, but {timing}"
+
+
+def alternating_samples(timers: dict[str, Callable[[], float]], rounds: int) -> dict[str, list[float]]:
+    """{name: its samples}: every timer called `rounds` times, in turn (a, b, a, b, ...), so that a slow spell of
+    a shared machine falls on all of them rather than on whichever ran during it."""
+    samples: dict[str, list[float]] = {name: [] for name in timers}
+    for _ in range(rounds):
+        for name, timer in timers.items():
+            samples[name].append(timer())
+    return samples
 
 
 def autocast(device: torch.device, precision: str):
