@@ -142,7 +142,12 @@ def test_a_later_round_trains_its_chain_of_teachers_and_starts_as_the_previous_r
     common = ["--data-dir", str(tiny_fashion), "--clean-fraction", "0.2", "--noise", "symmetric:0.4",
               "--pretrain", "teacher", *TINY]
     out = tmp_path / "r2"
-    run_cli("train", "--model", "nr-round2", *common, "--out", str(out))
+    done = run_cli("train", "--model", "nr-round2", *common, "--out", str(out))
+    # the chain's validation figures, and the one to use chosen on them
+    vals = {m: json.loads((out / sub / "metrics.json").read_text())["val_top1"]
+            for m, sub in (("nr-round2", "."), ("nr", "teacher"), ("clean-only", "teacher/teacher"))}
+    best = max(vals, key=vals.get)
+    assert f"best on validation: {best} ->" in done.stdout and done.stdout.count("val_top1") == 3
     chain = [json.loads((out / sub / "metrics.json").read_text())["model"]
              for sub in (".", "teacher", "teacher/teacher")]
     assert chain == ["nr-round2", "nr", "clean-only"]

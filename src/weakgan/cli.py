@@ -44,6 +44,24 @@ def cmd_train(args) -> None:
     m = train_with_teacher(cfg, args.out, override=args.override)
     print(f"{cfg.model} p={m['clean_fraction']} {m['noise']} seed {cfg.seed}: top1 {m['top1']:.4f} "
           f"top3 {m['top3']:.4f} macro AP {m['macro_ap']:.4f} ({m['train_seconds']:.0f}s) -> {args.out}")
+    print_chain(Path(args.out))
+
+
+def print_chain(out: Path) -> None:
+    """After a run that trained its own teachers (OUT/teacher, OUT/teacher/teacher, ...): each one's validation
+    top-1, and the one to use, chosen on validation (the test figures above are reports, not a choice)."""
+    chain = []
+    while (out / "metrics.json").exists():
+        chain.append((out, json.loads((out / "metrics.json").read_text())))
+        out = out / "teacher"
+    scored = [(run, m) for run, m in chain if m.get("val_top1") is not None]
+    if len(chain) < 2 or not scored:
+        return
+    for run, m in chain:
+        val = "n/a" if m.get("val_top1") is None else f"{m['val_top1']:.4f}"
+        print(f"  {m['model']:<12} val_top1 {val}  {run}")
+    best = max(scored, key=lambda rm: rm[1]["val_top1"])   # ties: the later round (listed first)
+    print(f"best on validation: {best[1]['model']} -> {best[0]}")
 
 
 def cmd_evaluate(args) -> None:
