@@ -20,7 +20,7 @@ OUT = RESULTS / "validated.csv"
 # file -> what its runs are (the `source` column)
 SOURCES = {"full_preset.csv": "full preset: smallcnn, 6 epochs (nr, nr-match: +2 from the teacher)",
            "informative_noise.csv": "informative_noise.py: smallcnn, 3 epochs (nr: +3 from the teacher; "
-                                    "round 2 / 3: +3 from the previous round)"}
+                                    "round 2 / 3 / 4: +3 from the previous round)"}
 PERMUTATION_TARGET = {0.05: 91.0, 0.1: 92.0, 0.2: 93.0, 0.5: 94.0, 0.7: 94.5}
 INFORMATIVE_TARGET = 92.5
 
