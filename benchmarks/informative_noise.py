@@ -96,13 +96,14 @@ def summary() -> None:
     print("|---|---|---|---|---|---|")
     for noise in dict.fromkeys(r["noise"] for r in rows):
         cands = {v: g for (n, v), g in groups.items() if n == noise}
-        val = {v: statistics.mean(float(r["val_top1"]) for r in g) for v, g in cands.items()}
+        # to the shown 0.01 point (the CSV keeps 4 digits of each val_top1); ties: the variant listed first
+        val = {v: round(100 * statistics.mean(float(r["val_top1"]) for r in g), 2) for v, g in cands.items()}
         pick = max(val, key=val.get)
         for v, g in cands.items():
             t = [100 * float(r["top1"]) for r in g]
             sd = statistics.stdev(t) if len(t) > 1 else 0.0
             name = f"**{v}** (the pick)" if v == pick else v
-            print(f"| {noise} | {name} | {len(g)} | {100 * val[v]:.2f} | {statistics.mean(t):.2f} ± {sd:.2f} | "
+            print(f"| {noise} | {name} | {len(g)} | {val[v]:.2f} | {statistics.mean(t):.2f} ± {sd:.2f} | "
                   + " / ".join(f"{x:.2f}" for x in t) + " |")
 
 
