@@ -60,7 +60,7 @@ def print_chain(out: Path) -> None:
     for run, m in chain:
         val = "n/a" if m.get("val_top1") is None else f"{m['val_top1']:.4f}"
         print(f"  {m['model']:<12} val_top1 {val}  {run}")
-    best = max(scored, key=lambda rm: rm[1]["val_top1"])   # ties: the later round (listed first)
+    best = max(reversed(scored), key=lambda rm: rm[1]["val_top1"])   # ties: the earlier round, the simpler model
     print(f"best on validation: {best[1]['model']} -> {best[0]}")
 
 

@@ -51,9 +51,9 @@ class Config:
     pretrain: str = "auto"            # none | contrastive: start from a SimCLR backbone trained on the train
                                       # images | auto: contrastive for the wsgan D's ResNet18 branch (as the
                                       # paper has it), none for classifier backbones (measured no better there)
-                                      # | teacher: as auto, but the models with a teacher (nr, nr-match, nr-round*,
-                                      # nr-wsgan*) start their backbone from their teacher run's (on the same split), and the
-                                      # classifier stage's models its clean net too (same head widths)
+                                      # | teacher: as auto, but the models with a teacher (nr, nr-match,
+                                      # nr-round*, nr-wsgan*) start their backbone from their teacher run's (on
+                                      # the same split), and the classifier stage's models their clean net too
     backbone_lr_scale: float = 1.0    # backbone lr = lr * this (a pretrained backbone is fine-tuned gently)
     contrastive_epochs: float = 15.0  # SimCLR pretraining (pretrain: contrastive): epochs over the training images
     contrastive_lr: float = 2e-3      # its learning rate
