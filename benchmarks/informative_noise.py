@@ -19,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from weakgan.report import COLUMNS
+from weakgan.report import COLUMNS, chosen_models
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "informative_noise.csv"
@@ -96,9 +96,9 @@ def summary() -> None:
     print("|---|---|---|---|---|---|")
     for noise in dict.fromkeys(r["noise"] for r in rows):
         cands = {v: g for (n, v), g in groups.items() if n == noise}
-        # to the shown 0.01 point (the CSV keeps 4 digits of each val_top1); ties: the variant listed first
-        val = {v: round(100 * statistics.mean(float(r["val_top1"]) for r in g), 2) for v, g in cands.items()}
-        pick = max(val, key=val.get)
+        val = {v: 100 * statistics.mean(float(r["val_top1"]) for r in g) for v, g in cands.items()}
+        # the package's own pick among the variants (ties: the one listed first); the rows are of one clean fraction
+        (pick,) = chosen_models([{**r, "model": v} for v, g in cands.items() for r in g]).values()
         for v, g in cands.items():
             t = [100 * float(r["top1"]) for r in g]
             sd = statistics.stdev(t) if len(t) > 1 else 0.0

@@ -13,7 +13,7 @@ import csv
 from pathlib import Path
 from statistics import mean, stdev
 
-from weakgan.report import COLUMNS
+from weakgan.report import COLUMNS, chosen_models
 
 RESULTS = Path(__file__).resolve().parent / "results"
 OUT = RESULTS / "validated.csv"
@@ -69,10 +69,9 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     verdicts = []
     for (noise, fraction), models in sorted(groups(rows).items(), key=lambda kv: (kv[0][0] != "permutation", kv[0])):
-        # to the shown 0.01 point: the CSVs keep 4 digits of each val_top1, so finer differences are rounding;
-        # ties go to the model listed first (the preset's order: the simpler model)
-        val = {m: round(mean(pct(g, "val_top1")), 2) for m, g in models.items()}
-        pick = max(val, key=val.get)
+        val = {m: mean(pct(g, "val_top1")) for m, g in models.items()}
+        # the package's own pick (ties: the model listed first, in the preset's order the simpler one)
+        pick = chosen_models([r for g in models.values() for r in g])[fraction]
         for m, g in models.items():
             test = pct(g, "top1")
             sd = f" ± {stdev(test):.2f}" if len(test) > 1 else ""

@@ -114,14 +114,16 @@ def _means(rows: list[dict], metric: str = "top1") -> dict[tuple[str, float], fl
 
 def chosen_models(rows: list[dict]) -> dict[float, str]:
     """{clean fraction: the model with the best mean validation top-1 there}, among the models whose every run
-    at that fraction has a validation figure. The test set plays no part in the choice."""
+    at that fraction has a validation figure. The test set plays no part in the choice. Means are compared to
+    the 0.01 point that tables show: results.csv keeps four digits of each val_top1, so a finer difference is
+    rounding, not images; ties go to the model listed first."""
     test_counts = by_model_and_fraction(rows, "top1")
     val = by_model_and_fraction(rows, "val_top1")
     chosen = {}
     for f in sorted({f for _, f in val}):
         full = [(m, v) for (m, g), v in val.items() if g == f and len(v) == len(test_counts[(m, g)])]
         if full:
-            chosen[f] = max(full, key=lambda t: np.mean(t[1]))[0]
+            chosen[f] = max(full, key=lambda t: round(float(np.mean(t[1])), 2))[0]
     return chosen
 
 
