@@ -50,18 +50,20 @@ def cmd_train(args) -> None:
 def print_chain(out: Path) -> None:
     """After a run that trained its own teachers (OUT/teacher, OUT/teacher/teacher, ...): each one's validation
     top-1, and the one to use, chosen on validation (the test figures above are reports, not a choice)."""
+    from weakgan.report import chosen_models, row_from_metrics
     chain = []
     while (out / "metrics.json").exists():
         chain.append((out, json.loads((out / "metrics.json").read_text())))
         out = out / "teacher"
-    scored = [(run, m) for run, m in chain if m.get("val_top1") is not None]
-    if len(chain) < 2 or not scored:
+    # the package's pick on validation, the earliest round listed first (ties: the earlier, simpler model)
+    chosen = list(chosen_models([row_from_metrics(m) for _, m in reversed(chain)]).values())
+    if len(chain) < 2 or not chosen:
         return
     for run, m in chain:
         val = "n/a" if m.get("val_top1") is None else f"{m['val_top1']:.4f}"
         print(f"  {m['model']:<12} val_top1 {val}  {run}")
-    best = max(reversed(scored), key=lambda rm: rm[1]["val_top1"])   # ties: the earlier round, the simpler model
-    print(f"best on validation: {best[1]['model']} -> {best[0]}")
+    best = next(run for run, m in chain if m["model"] == chosen[0])
+    print(f"best on validation: {chosen[0]} -> {best}")
 
 
 def cmd_evaluate(args) -> None:
