@@ -23,7 +23,7 @@ from weakgan.gan_metrics import (class_grid, fid_report, frechet_distance, gan_t
                                  penultimate_features)
 from weakgan.metrics import predict_logits
 from weakgan.models.attention import PixelAttention, SpatialAttention
-from weakgan.models.backbone import resnet18_backbone
+from weakgan.models.backbone import make_backbone, resnet18_backbone
 from weakgan.models.gan import (WSGAN, Critic, Generator, WSGANDiscriminator, gan_to_classifier, gan_to_uint8,
                                 uint8_to_gan)
 from weakgan.stages.gan import (GeneratorPretrainStage, WSGANClassifierStage, conditioning_set, load_generator,
@@ -33,7 +33,7 @@ from weakgan.train import fit
 CPU = torch.device("cpu")
 # Settings that make every GAN stage take seconds (a Config field or, before it exists, an attribute).
 TINY_GAN = dict(gan_steps=3, gan_batch_size=16, gan_n_critic=2, gan_g_width=8, gan_critic_width=8, gan_z_dim=16,
-                gan_d_width=8, gan_d_resnet=False, gan_d_batch_size=16, progress=False, checkpoint_every=2,
+                gan_d_width=8, gan_d_backbone=False, gan_d_batch_size=16, progress=False, checkpoint_every=2,
                 clean_fraction=0.25, threads=1, eval_batch_size=100)
 
 
@@ -93,10 +93,10 @@ def test_generator_depends_on_the_class():
     assert not torch.allclose(a, b)
 
 
-@pytest.mark.parametrize("resnet", [False, True])
-def test_discriminator_shapes(resnet):
+@pytest.mark.parametrize("backbone", [None, "smallcnn"])
+def test_discriminator_shapes(backbone):
     torch.manual_seed(0)
-    d = WSGANDiscriminator(10, 1, width=8, resnet=resnet)
+    d = WSGANDiscriminator(10, 1, width=8, backbone=backbone and make_backbone(backbone, 1, width=8))
     x = torch.randn(4, 1, 28, 28)
     assert d(x).shape == (4, 11)
     model = WSGAN(d, Generator(10, 1, 28, width=4))
@@ -109,18 +109,22 @@ def test_discriminator_shapes(resnet):
 
 def test_discriminator_sums_its_three_branches():
     torch.manual_seed(0)
-    d = WSGANDiscriminator(3, 1, width=4, resnet=True).eval()
+    d = WSGANDiscriminator(3, 1, width=4, backbone=resnet18_backbone(1)).eval()
     x = torch.randn(2, 1, 28, 28)
-    parts = d.global_branch(x) + d.local_branch(x) + d.resnet_branch(x)
+    parts = d.global_branch(x) + d.local_branch(x) + d.backbone_branch(x)
     assert torch.allclose(d(x), parts, atol=1e-5)
 
 
-def test_resnet_branch_loads_contrastive_weights(tmp_path):
+@pytest.mark.parametrize("backbone", ["resnet18", "smallcnn"])
+def test_backbone_branch_is_the_runs_backbone_and_loads_contrastive_weights(tiny_fashion, tmp_path, backbone):
     torch.manual_seed(1)
-    source = resnet18_backbone(1)
+    source = make_backbone(backbone, 1, "imagenet", 8)
     save_weights(tmp_path / "backbone.safetensors", {f"backbone.{k}": v for k, v in source.state_dict().items()})
-    d = WSGANDiscriminator(10, 1, width=4, backbone_weights=str(tmp_path / "backbone.safetensors"))
-    assert torch.equal(d.resnet_branch.backbone.conv1.weight, source.conv1.weight)
+    cfg = tiny_cfg(tiny_fashion, gan_d_backbone=True, backbone=backbone, backbone_width=8)
+    data = load_dataset("fashion-mnist", str(tiny_fashion))
+    stage = WSGANClassifierStage(cfg, data, tiny_split(cfg, data), CPU, str(tmp_path / "backbone.safetensors"))
+    branch = stage.model.discriminator.backbone_branch.backbone
+    assert type(branch) is type(source) and torch.equal(branch.conv1.weight, source.conv1.weight)
 
 
 def test_pixel_space_conversions():
@@ -352,9 +356,9 @@ def test_pretrain_wsgan_generate_end_to_end(tiny_fashion, tmp_path):
         gan_cli(["generate", str(folder), "--class", "Hat", "--out", str(tmp_path / "x.png"), "--device", "cpu"])
 
 
-def test_wsgan_stage_3_updates_generator_and_resnet_branch_trains(tiny_fashion, tmp_path):
+def test_wsgan_stage_3_updates_generator_and_backbone_branch_trains(tiny_fashion, tmp_path):
     torch.manual_seed(0)
-    cfg = tiny_cfg(tiny_fashion, gan_g_every=1, gan_d_resnet=True, gan_views=2)
+    cfg = tiny_cfg(tiny_fashion, gan_g_every=1, gan_d_backbone=True, backbone="resnet18", gan_views=2)
     data = load_dataset("fashion-mnist", str(tiny_fashion))
     split = tiny_split(cfg, data)
     stage = WSGANClassifierStage(cfg, data, split, CPU, total_steps=2)
@@ -363,8 +367,8 @@ def test_wsgan_stage_3_updates_generator_and_resnet_branch_trains(tiny_fashion, 
     after = stage.model.state_dict()
     assert "g_adv" in summary["history"][-1] and "g_class" in summary["history"][-1]
     assert not torch.equal(before["generator.fc.weight"], after["generator.fc.weight"])
-    assert not torch.equal(before["discriminator.resnet_branch.head.weight"],
-                           after["discriminator.resnet_branch.head.weight"])
+    assert not torch.equal(before["discriminator.backbone_branch.head.net.2.weight"],
+                           after["discriminator.backbone_branch.head.net.2.weight"])
     assert stage.cfg.gan_views == 2 and stage.cfg.ema == 0.0 and wsgan_settings(cfg).batch_size == 16
 
 
@@ -525,3 +529,35 @@ def test_pseudo_conditioning_and_gan_eval_with_a_classifier_run(tiny_fashion, ti
     assert 0 <= result["gan_test_accuracy"] <= 1 and result["fid_n"] == 60
     assert math.isfinite(result["fid"]) and result["fid_floor"] >= 0
     assert result["fid_reference"] == "test images"
+
+
+def test_wsgan_d_starts_as_its_clean_only_teacher(tiny_fashion, tmp_path):
+    """pretrain: teacher: D's backbone branch and class logits are the clean-only run's (the attention branches
+    and the real/fake output start at zero), and a teacher from another clean split is refused."""
+    from conftest import TINY, run_cli
+    from weakgan.recipes import sibling_runs
+    from weakgan.run import backbone_weights_for
+    from weakgan.run_folder import load_trained_classifier
+    from weakgan.sweep import with_dependencies
+    common = ["--data-dir", str(tiny_fashion), "--noise", "permutation", *TINY]
+    teacher, other = tmp_path / "clean-only", tmp_path / "other"
+    run_cli("train", "--model", "clean-only", "--clean-fraction", "0.25", *common, "--out", str(teacher))
+    cfg = tiny_cfg(tiny_fashion, model="wsgan", gan_d_backbone=True, backbone="smallcnn", backbone_width=16,
+                   head_hidden=32, pretrain="teacher", teacher_run=str(teacher), noise="permutation")
+    assert ("teacher_run", "clean-only") in sibling_runs(cfg) \
+        and with_dependencies(["wsgan"], dataclasses.replace(cfg, teacher_run=""))[0] == "clean-only"
+    data = load_dataset("fashion-mnist", str(tiny_fashion))
+    weights = backbone_weights_for(cfg, data, CPU)
+    stage = WSGANClassifierStage(cfg, data, tiny_split(cfg, data), CPU, weights)
+    clf = load_trained_classifier(teacher, "cpu")
+    x = torch.randn(6, 1, 28, 28)
+    stage.model.eval()
+    out = stage.model(x, full=True)
+    assert torch.allclose(out[:, :10], clf.model(x), atol=1e-5) and torch.equal(out[:, 10], torch.zeros(6))
+    # a teacher of another split would bring that split's clean labels, some of them this split's noisy images
+    run_cli("train", "--model", "clean-only", "--clean-fraction", "0.5", *common, "--out", str(other))
+    moved = dataclasses.replace(cfg, teacher_run=str(other))
+    with pytest.raises(WeakganError, match="another clean split"):
+        WSGANClassifierStage(moved, data, tiny_split(moved, data), CPU, backbone_weights_for(moved, data, CPU))
+    with pytest.raises(WeakganError, match="gan_d_backbone is off"):
+        WSGANClassifierStage(dataclasses.replace(cfg, gan_d_backbone=False), data, tiny_split(cfg, data), CPU, weights)

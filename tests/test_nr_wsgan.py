@@ -16,7 +16,7 @@ from weakgan.run import load_or_make_split
 from weakgan.stages.nr_wsgan import NRWSGANStage
 
 GAN_FLAGS = ["--gan-steps", "3", "--gan-batch-size", "16", "--gan-n-critic", "2", "--gan-g-width", "8",
-             "--gan-critic-width", "8", "--gan-z-dim", "16", "--gan-d-width", "8", "--no-gan-d-resnet",
+             "--gan-critic-width", "8", "--gan-z-dim", "16", "--gan-d-width", "8", "--no-gan-d-backbone",
              "--gan-d-batch-size", "16"]
 
 

@@ -24,7 +24,7 @@ CLASSES = ["circle", "square", "stripe"]
 FAST = [*TINY, "--threads", "1", "--checkpoint-every", "1000"]
 # A generator (and WSGAN discriminator) small enough to train in seconds; not meant to make good images.
 GAN_FLAGS = ["--gan-steps", "3", "--gan-batch-size", "16", "--gan-n-critic", "2", "--gan-g-width", "8",
-             "--gan-critic-width", "8", "--gan-z-dim", "16", "--gan-d-width", "8", "--no-gan-d-resnet",
+             "--gan-critic-width", "8", "--gan-z-dim", "16", "--gan-d-width", "8", "--no-gan-d-backbone",
              "--gan-d-batch-size", "16"]
 # Settings the main developer adds to Config for user datasets; tests that pass them on the command
 # line wait for them.

@@ -120,8 +120,9 @@ class Config:
     gan_g_ema: float = 0.999              # decay of the moving average of G's weights (the G that is kept)
     gan_shift: int = 2                    # stage 1: random translation (pixels) of real and generated images alike
     gan_d_width: int = 32                 # width of D's attention branches (global: w -> 2w, local: w)
-    gan_d_resnet: bool = True             # D's third branch: ResNet18 (from the contrastive backbone unless
-                                          # pretrain: none)
+    gan_d_backbone: bool = True           # D's third branch: the run's backbone (`backbone`; the paper's is
+                                          # ResNet18), from the contrastive backbone with pretrain: auto, or as
+                                          # the split's clean-only run with pretrain: teacher
     gan_d_batch_size: int = 64            # real images (clean + noisy) per D step, before augmented views
     gan_d_epochs: float = 0.0             # epochs of the wsgan D (stage 2/3); 0 = epochs
     gan_d_lr: float = 0.0002              # Adam learning rate of D (warm-up + cosine)
@@ -252,11 +253,15 @@ def _coerce(field_type: str, value, name: str):
         raise WeakganError(f"config '{name}': {value!r} is not a valid {field_type}") from None
 
 
+# config.yaml of older runs: gan_d_resnet was the D branch that is now the run's backbone (it was ResNet18 alone)
+RENAMED = {"gan_d_resnet": "gan_d_backbone"}
+
+
 def from_dict(values: dict, base: Config | None = None, source: str = "config") -> Config:
     known = {f.name: f for f in fields(Config)}
     out = dataclasses.asdict(base or Config())
     for key, value in values.items():
-        name = key.replace("-", "_")
+        name = RENAMED.get(key.replace("-", "_"), key.replace("-", "_"))
         if name not in known:
             raise WeakganError(f"{source}: unknown setting '{key}'")
         if name == "hflip" and isinstance(value, bool):   # config.yaml of runs from before 'auto'

@@ -15,6 +15,8 @@ class Recipe:
     stage: str                    # what trains it (run.make_stage): classifier | wsgan | nr-wsgan
     batches: str = "clean"        # classifier stages: clean | all (clean + noisy, as one) | mixed (NR's clean:noisy)
     teacher: str = ""             # the model of the split's run it learns soft targets from (teacher_weight > 0)
+                                  # and, with pretrain: teacher, starts as
+    soft_targets: bool = True     # False: the teacher is only its starting point (the wsgan D)
     reads_wsgan: bool = False     # D and G come from a finished wsgan run of the split (wsgan_run)
     generator: bool = False       # trains with a stage-1 generator of its own (gan_* settings)
     fakes: bool = False           # generated images in the noisy part of its batches (fake_share)
@@ -34,7 +36,8 @@ RECIPES = {
     "naive": Recipe("classifier", batches="all"),
     "nr": Recipe("classifier", batches="mixed", teacher="clean-only"),
     "nr-match": Recipe("classifier", batches="mixed", teacher="clean-only", consistency=True),
-    "wsgan": Recipe("wsgan", generator=True, epochs_setting="gan_d_epochs"),
+    # the WSGAN D; with pretrain: teacher it starts as the split's clean-only run (its backbone branch and head)
+    "wsgan": Recipe("wsgan", generator=True, teacher="clean-only", soft_targets=False, epochs_setting="gan_d_epochs"),
     "nr-wsgan": Recipe("nr-wsgan", batches="mixed", teacher="clean-only", reads_wsgan=True, fakes=True),
     "nr-wsgan-nofake": Recipe("nr-wsgan", batches="mixed", teacher="clean-only", reads_wsgan=True),
     "nr-wsgan-frozen": Recipe("nr-wsgan", batches="mixed", teacher="clean-only", reads_wsgan=True, fakes=True,
@@ -60,7 +63,8 @@ def recipe(model: str) -> Recipe:
 
 def uses_teacher(cfg) -> bool:
     """Whether a run learns its teacher run's soft predictions on the noisy and unlabelled images."""
-    return bool(recipe(cfg.model).teacher) and cfg.teacher_weight > 0
+    r = recipe(cfg.model)
+    return bool(r.teacher) and r.soft_targets and cfg.teacher_weight > 0
 
 
 def uses_gan(cfg) -> bool:
@@ -80,11 +84,17 @@ def starts_as_teacher(cfg) -> bool:
     return warm_started(cfg) and not cfg.backbone_weights
 
 
+def reads_teacher(cfg) -> bool:
+    """Whether a run reads its teacher run (teacher_run): for its soft predictions, or (the wsgan D) only to
+    start as it."""
+    return uses_teacher(cfg) or (not recipe(cfg.model).soft_targets and starts_as_teacher(cfg))
+
+
 def uses_contrastive(cfg) -> bool:
-    """Whether a run starts from the shared contrastive backbone (pretrain: auto/teacher = only the wsgan D's
-    ResNet18 branch, as the paper has it)."""
+    """Whether a run starts from the shared contrastive backbone (pretrain: auto = only the wsgan D's backbone
+    branch, as the paper has its ResNet18; with pretrain: teacher that D starts as its teacher instead)."""
     if cfg.pretrain in ("auto", "teacher"):
-        return recipe(cfg.model).generator and cfg.gan_d_resnet
+        return recipe(cfg.model).generator and cfg.gan_d_backbone and not warm_started(cfg)
     return cfg.pretrain == "contrastive"
 
 
@@ -109,7 +119,7 @@ def sibling_runs(cfg) -> list[tuple[str, str]]:
     classifier whose confident predictions condition its generator (gan_pseudo_run, gan_labels: pseudo) and
     the wsgan run it takes D and G from (wsgan_run)."""
     r, runs = recipe(cfg.model), []
-    if uses_teacher(cfg):
+    if reads_teacher(cfg):
         runs.append(("teacher_run", r.teacher))
     if uses_gan(cfg) and cfg.gan_labels == "pseudo":
         runs.append(("gan_pseudo_run", "clean-only"))
@@ -126,7 +136,7 @@ def unused_settings(cfg) -> set[str]:
     if not uses_contrastive(cfg):
         unused |= {n for n in names if n.startswith("contrastive_")}
     if not uses_teacher(cfg):
-        unused |= {n for n in names if n.startswith("teacher_")}
+        unused |= {n for n in names if n.startswith("teacher_")} - ({"teacher_run"} if reads_teacher(cfg) else set())
     if not uses_gan(cfg):
         unused |= {n for n in names if n.startswith("gan_")}
     if not r.reads_wsgan:

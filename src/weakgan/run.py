@@ -30,7 +30,7 @@ from weakgan import distributed
 from weakgan.distributed import DistInfo, gather_rows
 from weakgan.runtime import describe, pick_device, provenance, set_threads
 from weakgan.stages.classifier import ClassifierStage
-from weakgan.recipes import recipe, sibling_runs, starts_as_teacher, uses_contrastive, uses_teacher, with_run_schedule
+from weakgan.recipes import recipe, reads_teacher, sibling_runs, starts_as_teacher, uses_contrastive, with_run_schedule
 from weakgan.train import fit
 
 
@@ -122,7 +122,7 @@ def backbone_weights_for(cfg: Config, data: Dataset, device: torch.device) -> st
     """The weights a run's backbone starts from: a user's file, its teacher run's, the cached contrastive
     backbone, or none."""
     if starts_as_teacher(cfg):
-        if not uses_teacher(cfg):
+        if not reads_teacher(cfg):
             raise WeakganError(f"pretrain 'teacher': model '{cfg.model}' has no teacher to start from "
                                "(teacher_weight is 0)")
         # warm start: the teacher already learnt the clean labels; this run adds the noisy images to it
@@ -161,7 +161,7 @@ def train_with_teacher(cfg: Config, out: str | Path, override: bool = False) -> 
     nr-round2 -> nr -> clean-only), each resumable like the run itself; every other run it reads (an nr-wsgan
     teacher, wsgan_run, ...) must be given."""
     teacher_model = recipe(cfg.model).teacher
-    if uses_teacher(cfg) and not cfg.teacher_run and recipe(teacher_model).stage == "classifier":
+    if reads_teacher(cfg) and not cfg.teacher_run and recipe(teacher_model).stage == "classifier":
         check_run_folder(cfg, Path(out))   # the run's own folder first: no teacher for a run that cannot start
         teacher = Path(out) / "teacher"
         if not (teacher / "metrics.json").exists():

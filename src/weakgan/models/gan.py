@@ -18,7 +18,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from weakgan import WeakganError
 from weakgan.models.attention import PixelAttention, SpatialAttention
-from weakgan.models.backbone import FEATURE_DIM, load_backbone_weights, resnet18_backbone
+from weakgan.models.heads import MLPHead
 
 
 def uint8_to_gan(x: torch.Tensor) -> torch.Tensor:
@@ -194,13 +194,14 @@ class AttentionClassifier(nn.Module):
         return self.head(torch.cat([h.mean((2, 3)), h.amax((2, 3))], 1))
 
 
-class ResNetBranch(nn.Module):
-    def __init__(self, channels: int, stem: str, outputs: int, weights: str | None = None):
+class BackboneBranch(nn.Module):
+    """A classifier backbone (the run's: smallcnn or ResNet18, models/backbone.py) and an MLP head to K + 1
+    outputs, shaped like a classifier's clean net, so that D can start as a finished classifier run."""
+
+    def __init__(self, backbone: nn.Module, hidden: int, outputs: int):
         super().__init__()
-        self.backbone = resnet18_backbone(channels, stem)
-        if weights:
-            load_backbone_weights(self.backbone, weights)
-        self.head = nn.Linear(FEATURE_DIM, outputs)
+        self.backbone = backbone
+        self.head = MLPHead((backbone.out_dim, hidden, outputs))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(x))
@@ -209,26 +210,44 @@ class ResNetBranch(nn.Module):
 class WSGANDiscriminator(nn.Module):
     """D(x) -> (N, K + 1): K class logits (D1) and a real/fake score (D2, least-squares coded: real 1,
     fake 0), the sum of three branches that each end in K + 1 outputs:
-      global  two attention stages (C -> w -> 2w, so 28x28 -> 14x14 -> 7x7),
-      local   one attention stage (C -> w, 14x14),
-      resnet  ResNet18 (optionally from the contrastive backbone) -> Linear (left out with resnet=False).
+      global    two attention stages (C -> w -> 2w, so 28x28 -> 14x14 -> 7x7),
+      local     one attention stage (C -> w, 14x14),
+      backbone  a classifier backbone -> MLP head (the paper's is ResNet18; left out with backbone=None).
     Input: images in the classifier normalization (see the module docstring).
     """
 
-    def __init__(self, num_classes: int, channels: int = 1, width: int = 32, resnet: bool = True,
-                 stem: str = "imagenet", backbone_weights: str | None = None):
+    def __init__(self, num_classes: int, channels: int = 1, width: int = 32, backbone: nn.Module | None = None,
+                 head_hidden: int = 256):
         super().__init__()
         self.num_classes = num_classes
         outputs = num_classes + 1
         self.global_branch = AttentionClassifier((channels, width, 2 * width), outputs)
         self.local_branch = AttentionClassifier((channels, width), outputs)
-        self.resnet_branch = ResNetBranch(channels, stem, outputs, backbone_weights) if resnet else None
+        self.backbone_branch = BackboneBranch(backbone, head_hidden, outputs) if backbone is not None else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.global_branch(x) + self.local_branch(x)
-        if self.resnet_branch is not None:
-            out = out + self.resnet_branch(x)
+        if self.backbone_branch is not None:
+            out = out + self.backbone_branch(x)
         return out
+
+    def start_as_classifier(self, clean_head: dict[str, torch.Tensor]) -> None:
+        """Make D's class logits those of a finished classifier whose backbone the branch already holds:
+        its clean head into the branch head's first K outputs, the real/fake output and the attention
+        branches' heads zero (they learn from there; until then they change no prediction)."""
+        head = self.backbone_branch.head.net
+        last = str(len(head) - 1)
+        with torch.no_grad():
+            for name, p in head.named_parameters():
+                src = clean_head[name]
+                if name.startswith(last + "."):
+                    p.zero_()
+                    p[:self.num_classes].copy_(src)
+                else:
+                    p.copy_(src)
+            for branch in (self.global_branch, self.local_branch):
+                branch.head.weight.zero_()
+                branch.head.bias.zero_()
 
 
 class WSGAN(nn.Module):

@@ -33,7 +33,9 @@ from weakgan.gan_losses import (gradient_penalty, lsgan_discriminator_loss, lsga
                                 supervised_loss, wgan_critic_loss, wgan_generator_loss)
 from weakgan.models.gan import (WSGAN, Critic, Generator, WGANPair, WSGANDiscriminator, gan_to_classifier,
                                 uint8_to_gan)
+from weakgan.models.backbone import load_backbone_weights, make_backbone, resolve_backbone
 from weakgan.noise import UNLABELLED, Split
+from weakgan.recipes import starts_as_teacher
 from weakgan.sampling import MixedBatches, split_batch
 from weakgan.stages.base import Stage
 from weakgan.data.batcher import Batcher, normalization
@@ -258,8 +260,14 @@ class WSGANClassifierStage(Stage):
                                    f"images of {g.arch['num_classes']} classes; this data needs {c}x{h} of {k}")
         else:   # an untrained G (fresh runs should pass the pretrained one; loading a run overwrites it)
             g = Generator(k, c, h, cfg.gan_z_dim, cfg.gan_g_width)
-        d = WSGANDiscriminator(k, c, cfg.gan_d_width, cfg.gan_d_resnet, cfg.stem,
-                               backbone_weights)
+        d = WSGANDiscriminator(k, c, cfg.gan_d_width, self._backbone(cfg, data, backbone_weights), cfg.head_hidden)
+        if backbone_weights and starts_as_teacher(cfg):
+            from weakgan.teacher import require_same_clean_split
+            require_same_clean_split(cfg.teacher_run, split, "D would start knowing labels of this split's noisy set")
+            # D starts as its teacher run (a finished classifier of this split), as the NR students do: stage 2
+            # refines what the teacher learnt from the clean labels instead of relearning it beside a random head
+            d.start_as_classifier({k.removeprefix("clean_head.net."): v for k, v in load_weights(backbone_weights)
+                                   .items() if k.startswith("clean_head.net.")})
         self.model = WSGAN(d, g).to(device)
         if cfg.channels_last:
             self.model.to(memory_format=torch.channels_last)
@@ -283,17 +291,33 @@ class WSGANClassifierStage(Stage):
         self.total = total_steps or cfg.steps(split.n_train)
         self.pseudo_from = int(cfg.gan_pseudo_warmup * self.total)
 
-        resnet = list(d.resnet_branch.parameters()) if d.resnet_branch is not None else []
-        ids = {id(p) for p in resnet}
+        branch = list(d.backbone_branch.backbone.parameters()) if d.backbone_branch is not None else []
+        ids = {id(p) for p in branch}
         rest = [p for p in d.parameters() if id(p) not in ids]
         lr = cfg.gan_d_lr
         groups = [{"params": rest, "lr": lr}]
-        if resnet:   # a pretrained backbone is fine-tuned at backbone_lr_scale, as in ClassifierStage
-            groups.append({"params": resnet, "lr": lr * cfg.backbone_lr_scale})
+        if branch:   # a pretrained backbone is fine-tuned at backbone_lr_scale, as in ClassifierStage
+            groups.append({"params": branch, "lr": lr * cfg.backbone_lr_scale})
         self.opt_d = torch.optim.Adam(groups, betas=(0.5, 0.999))
         self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, warmup_cosine(self.total, cfg.warmup))
         self.opt_g = torch.optim.Adam(g.parameters(), lr=cfg.gan_g_lr, betas=(0.5, 0.999)) \
             if self.train_g else None
+
+    @staticmethod
+    def _backbone(cfg: Config, data: Dataset, weights: str | None) -> torch.nn.Module | None:
+        """D's backbone branch: the run's backbone (`backbone`, as the classifiers have it), from `weights`
+        (the contrastive backbone, the teacher run's, a user's file) or from scratch; None with gan_d_backbone
+        off."""
+        if not cfg.gan_d_backbone:
+            if weights and starts_as_teacher(cfg):
+                raise WeakganError(f"pretrain 'teacher': the wsgan D starts as its teacher through its backbone "
+                                   f"branch, and gan_d_backbone is off; use --pretrain none or --gan-d-backbone")
+            return None
+        net = make_backbone(resolve_backbone(cfg.backbone, data.train.shape), data.train.shape[0], cfg.stem,
+                            cfg.backbone_width)
+        if weights:
+            load_backbone_weights(net, weights)
+        return net
 
     # ------------------------------------------------------------------ pieces
     def _fakes(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
