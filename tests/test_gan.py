@@ -115,6 +115,15 @@ def test_discriminator_sums_its_three_branches():
     assert torch.allclose(d(x), parts, atol=1e-5)
 
 
+def test_discriminator_without_attention_is_its_backbone_branch():
+    torch.manual_seed(0)
+    d = WSGANDiscriminator(3, 1, width=4, backbone=make_backbone("smallcnn", 1, width=8), attention=False).eval()
+    x = torch.randn(2, 1, 28, 28)
+    assert d.global_branch is None and d.local_branch is None and torch.equal(d(x), d.backbone_branch(x))
+    with pytest.raises(WeakganError, match="no branch left"):
+        WSGANDiscriminator(3, 1, width=4, backbone=None, attention=False)
+
+
 @pytest.mark.parametrize("backbone", ["resnet18", "smallcnn"])
 def test_backbone_branch_is_the_runs_backbone_and_loads_contrastive_weights(tiny_fashion, tmp_path, backbone):
     torch.manual_seed(1)
@@ -561,3 +570,28 @@ def test_wsgan_d_starts_as_its_clean_only_teacher(tiny_fashion, tmp_path):
         WSGANClassifierStage(moved, data, tiny_split(moved, data), CPU, backbone_weights_for(moved, data, CPU))
     with pytest.raises(WeakganError, match="gan_d_backbone is off"):
         WSGANClassifierStage(dataclasses.replace(cfg, gan_d_backbone=False), data, tiny_split(cfg, data), CPU, weights)
+
+
+def test_the_wsgan_d_trains_in_the_runs_precision_and_keeps_it_on_resume(tiny_fashion, tmp_path):
+    """--amp bf16: D's steps run under autocast (its outputs are bf16) and metrics say so; a resumed run keeps
+    the precision it started with; stage 1 (WGAN-GP) stays fp32 whatever is asked."""
+    data = load_dataset("fashion-mnist", str(tiny_fashion))
+    cfg = tiny_cfg(tiny_fashion, amp="bf16")
+    dtypes = []
+
+    def stage_for(c):
+        torch.manual_seed(0)
+        stage = WSGANClassifierStage(c, data, tiny_split(c, data), CPU, total_steps=4)
+        stage.model.discriminator.local_branch.head.register_forward_hook(lambda m, i, o: dtypes.append(o.dtype))
+        return stage
+
+    summary = fit(stage_for(cfg), cfg, 2, tmp_path / "d.pt", {"k": 1}, name="wsgan")
+    assert summary["precision"] == "bf16" and set(dtypes) == {torch.bfloat16}
+    dtypes.clear()
+    fp32 = dataclasses.replace(cfg, amp="none")
+    summary = fit(stage_for(fp32), fp32, 4, tmp_path / "d.pt", {"k": 1}, name="wsgan")   # resumed at step 2
+    assert summary["precision"] == "bf16" and set(dtypes) == {torch.bfloat16} and len(dtypes) == 2
+    idx, labels, _ = conditioning_set(cfg, data, tiny_split(cfg, data), CPU)
+    summary = fit(GeneratorPretrainStage(cfg, data, idx, labels, CPU), cfg, 2, tmp_path / "g.pt", {"k": 1},
+                  name="generator")
+    assert summary["precision"] == "none"

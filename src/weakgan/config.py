@@ -123,6 +123,9 @@ class Config:
     gan_d_backbone: bool = True           # D's third branch: the run's backbone (`backbone`; the paper's is
                                           # ResNet18), from the contrastive backbone with pretrain: auto, or as
                                           # the split's clean-only run with pretrain: teacher
+    gan_d_attention: bool = True          # D's two attention branches (the paper's); off: D is its backbone
+                                          # branch alone, a classifier with a real/fake output (Salimans et al.
+                                          # 2016), at a fraction of the cost on a CPU (wsgan_step_cost.md)
     gan_d_batch_size: int = 64            # real images (clean + noisy) per D step, before augmented views
     gan_d_epochs: float = 0.0             # epochs of the wsgan D (stage 2/3); 0 = epochs
     gan_d_lr: float = 0.0002              # Adam learning rate of D (warm-up + cosine)

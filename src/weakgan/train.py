@@ -110,6 +110,17 @@ def set_rng_states(state: dict) -> None:
     random.setstate((py["version"], tuple(py["internal"]), py["gauss_next"]))
 
 
+def precision_for(stage: Stage, cfg: Config, total_steps: int, device: torch.device) -> tuple[str, str]:
+    """(precision, why) of a run: cfg.amp, `auto` resolved by runtime.choose_precision with a timing probe of
+    the stage's model (forward + backward on a batch of its images) when the run is long enough to repay it."""
+    probe = None
+    if cfg.amp == "auto" and total_steps >= PROBE_MIN_STEPS:
+        shape, batch = tuple(stage.batcher.images.shape[1:]), min(cfg.batch_size, 256)
+        probe = lambda precision: training_speed(stage.model, shape, batch, device, precision,  # noqa: E731
+                                                 cfg.channels_last)
+    return choose_precision(cfg.amp, device, probe=probe)
+
+
 class LossStep:
     """The default optimisation step, for stages that define loss(batch): one optimizer over the stage's
     parameters (or its param_groups()), warm-up + cosine schedule, autocast and a GradScaler for fp16.
@@ -117,12 +128,7 @@ class LossStep:
 
     def __init__(self, stage: Stage, cfg: Config, total_steps: int, device: torch.device, name: str):
         self.stage, self.cfg, self.device, self.name = stage, cfg, device, name
-        probe = None
-        if cfg.amp == "auto" and total_steps >= PROBE_MIN_STEPS:
-            shape, batch = tuple(stage.batcher.images.shape[1:]), min(cfg.batch_size, 256)
-            probe = lambda precision: training_speed(stage.model, shape, batch, device, precision,  # noqa: E731
-                                                     cfg.channels_last)
-        self.precision, self.precision_reason = choose_precision(cfg.amp, device, probe=probe)
+        self.precision, self.precision_reason = precision_for(stage, cfg, total_steps, device)
         self.opt = make_optimizer(cfg, stage.param_groups())
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, warmup_cosine(total_steps, cfg.warmup))
         # fp16 needs loss scaling; bf16 has fp32's range and does not
@@ -159,6 +165,34 @@ class LossStep:
         self.stage.load_state_dict(state["stage"])
         if "precision" in state:   # a resumed run keeps the precision it started with
             self.precision, self.precision_reason = state["precision"]
+
+
+class OwnStep:
+    """The update of a stage that makes its own (train_step), run under autocast where the stage allows it
+    (autocast_ok: its losses are computed in fp32, and no step needs fp16's loss scaling) and the precision
+    choice says so; otherwise fp32. The precision is fixed for the run and kept in the checkpoint, as LossStep's."""
+
+    def __init__(self, stage: Stage, cfg: Config, total_steps: int, device: torch.device):
+        self.stage, self.device = stage, device
+        if not stage.autocast_ok:
+            self.precision, self.precision_reason = "none", "fp32: this stage makes its own updates in fp32"
+        else:
+            self.precision, self.precision_reason = precision_for(stage, cfg, total_steps, device)
+            if self.precision == "fp16":   # its own backward passes have no GradScaler
+                self.precision, self.precision_reason = "none", "fp32: fp16 would need loss scaling in train_step"
+
+    def __call__(self, step: int) -> dict[str, torch.Tensor | float]:
+        with autocast(self.device, self.precision):
+            return self.stage.train_step(step)
+
+    def state_dict(self) -> dict:
+        return {"stage": self.stage.state_dict(), "precision": [self.precision, self.precision_reason]}
+
+    def load_state_dict(self, state: dict) -> None:
+        if set(state) != {"stage", "precision"}:   # a checkpoint from before OwnStep: the stage's own, fp32
+            state = {"stage": state, "precision": ["none", "fp32: resumed from a checkpoint made in fp32"]}
+        self.stage.load_state_dict(state["stage"])
+        self.precision, self.precision_reason = state["precision"]
 
 
 def clone_state(state):
@@ -205,10 +239,8 @@ def fit(stage: Stage, cfg: Config, total_steps: int, ckpt_path: Path, identity: 
     """
     model = stage.model
     device = next(model.parameters()).device
-    if stage.own_updates:
-        step_fn, run_step = stage, stage.train_step
-    else:
-        step_fn = run_step = LossStep(stage, cfg, total_steps, device, name)
+    step_fn = OwnStep(stage, cfg, total_steps, device) if stage.own_updates \
+        else LossStep(stage, cfg, total_steps, device, name)
     sig = signature(model, identity)
     ema = EMA(model, cfg.ema) if cfg.ema > 0 else None
     start, history, elapsed = 0, [], 0.0
@@ -283,7 +315,7 @@ def fit(stage: Stage, cfg: Config, total_steps: int, ckpt_path: Path, identity: 
     with StopRequest() as stop:
         for step in range(start, total_steps):
             try:
-                unread.append((step, run_step(step)))
+                unread.append((step, step_fn(step)))
             except NonFiniteLoss as e:
                 raise stopped(f"loss is {e.args[0]} at step {step}") from None
             if ema is not None:
@@ -309,7 +341,6 @@ def fit(stage: Stage, cfg: Config, total_steps: int, ckpt_path: Path, identity: 
     bar.close()
     if ema is not None:  # evaluate and export the averaged weights
         model.load_state_dict(ema.shadow)
-    precision, reason = (step_fn.precision, step_fn.precision_reason) if run_step is step_fn else \
-        ("none", "fp32: this stage makes its own updates (train_step)")
+    precision, reason = step_fn.precision, step_fn.precision_reason
     return {"steps": total_steps, "train_seconds": elapsed + (time.perf_counter() - t0), "history": history,
             "precision": precision, "precision_reason": reason}

@@ -217,19 +217,21 @@ class WSGANDiscriminator(nn.Module):
     """
 
     def __init__(self, num_classes: int, channels: int = 1, width: int = 32, backbone: nn.Module | None = None,
-                 head_hidden: int = 256):
+                 head_hidden: int = 256, attention: bool = True):
         super().__init__()
+        if backbone is None and not attention:
+            raise WeakganError("WSGAN D: no branch left (attention branches off and no backbone branch)")
         self.num_classes = num_classes
         outputs = num_classes + 1
-        self.global_branch = AttentionClassifier((channels, width, 2 * width), outputs)
-        self.local_branch = AttentionClassifier((channels, width), outputs)
+        self.global_branch = AttentionClassifier((channels, width, 2 * width), outputs) if attention else None
+        self.local_branch = AttentionClassifier((channels, width), outputs) if attention else None
         self.backbone_branch = BackboneBranch(backbone, head_hidden, outputs) if backbone is not None else None
 
+    def branches(self) -> list[nn.Module]:
+        return [b for b in (self.global_branch, self.local_branch, self.backbone_branch) if b is not None]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.global_branch(x) + self.local_branch(x)
-        if self.backbone_branch is not None:
-            out = out + self.backbone_branch(x)
-        return out
+        return sum(branch(x) for branch in self.branches())
 
     def start_as_classifier(self, clean_head: dict[str, torch.Tensor]) -> None:
         """Make D's class logits those of a finished classifier whose backbone the branch already holds:
@@ -245,7 +247,7 @@ class WSGANDiscriminator(nn.Module):
                     p[:self.num_classes].copy_(src)
                 else:
                     p.copy_(src)
-            for branch in (self.global_branch, self.local_branch):
+            for branch in self.branches()[:-1]:   # the attention branches
                 branch.head.weight.zero_()
                 branch.head.bias.zero_()
 

@@ -16,7 +16,8 @@ class Stage:
       - own_updates is False: it defines loss(batch) for one batch drawn from `batches`, and fit's LossStep
         makes the update with one optimizer over param_groups(); or
       - own_updates is True: it defines train_step(step), making its own updates (GANs: several optimizers,
-        several critic steps), and its state_dict() holds its optimizers and random generators.
+        several critic steps), and its state_dict() holds its optimizers and random generators; with
+        autocast_ok it runs under the run's precision (its losses in fp32), else in fp32.
     Either returns its logs as detached 0-dim tensors (or plain floats, like a learning rate), not read with
     .item(): fit() copies them to the host when it chooses to (train.read_every), so a step never waits for
     the device just to log.
@@ -26,6 +27,7 @@ class Stage:
     train_model: nn.Module
     cfg: Config
     own_updates = False
+    autocast_ok = False   # own_updates stages: whether train_step may run under autocast (train.OwnStep)
 
     def param_groups(self) -> list[dict]:
         return [{"params": list(self.model.parameters())}]

@@ -107,7 +107,8 @@ def conditioning_set(cfg, data: Dataset, split: Split, device: torch.device, log
 
 
 class GeneratorPretrainStage(Stage):
-    """Stage 1: WGAN-GP, gan_n_critic critic steps per generator step; fit() runs gan_steps generator steps."""
+    """Stage 1: WGAN-GP, gan_n_critic critic steps per generator step; fit() runs gan_steps generator steps.
+    In fp32: the gradient penalty differentiates through a gradient (not measured under bf16)."""
     own_updates = True
 
     def __init__(self, cfg, data: Dataset, idx: torch.Tensor, labels: torch.Tensor, device: torch.device):
@@ -239,6 +240,8 @@ class WSGANClassifierStage(Stage):
     """
     score = "softmax"
     own_updates = True
+    autocast_ok = True   # its losses cast D's outputs to fp32 (gan_losses.py); bf16 halves a D step on a CPU
+                         # with native bf16 (wsgan_step_cost.md)
 
     def __init__(self, cfg: Config, data: Dataset, split: Split, device: torch.device,
                  backbone_weights: str | None = None, generator_weights: str | Path | None = None,
@@ -260,7 +263,8 @@ class WSGANClassifierStage(Stage):
                                    f"images of {g.arch['num_classes']} classes; this data needs {c}x{h} of {k}")
         else:   # an untrained G (fresh runs should pass the pretrained one; loading a run overwrites it)
             g = Generator(k, c, h, cfg.gan_z_dim, cfg.gan_g_width)
-        d = WSGANDiscriminator(k, c, cfg.gan_d_width, self._backbone(cfg, data, backbone_weights), cfg.head_hidden)
+        d = WSGANDiscriminator(k, c, cfg.gan_d_width, self._backbone(cfg, data, backbone_weights), cfg.head_hidden,
+                               cfg.gan_d_attention)
         if backbone_weights and starts_as_teacher(cfg):
             from weakgan.teacher import require_same_clean_split
             require_same_clean_split(cfg.teacher_run, split, "D would start knowing labels of this split's noisy set")

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The wsgan D with one part changed at a time, on the splits of the full preset (benchmarks/results/wsgan.md):
+#   bash benchmarks/wsgan_ablation.sh SEEDS FRACTIONS [FULL_OUT] [OUT]
+# e.g. bash benchmarks/wsgan_ablation.sh 0 0.05,0.5 reports/full reports/wsgan_ablation
+# Each variant is `reproduce --preset benchmarks/presets/full_wsgan.yaml --models wsgan` with its flags, in a
+# folder of its own; the clean-only runs (D's starting point and the generator's pseudo-labeller) are linked from
+# FULL_OUT when finished there, so every variant starts from the same runs and the same cached generator.
+set -euo pipefail
+seeds=${1:?seeds, e.g. 0,1,2}; fractions=${2:?fractions, e.g. 0.05,0.5}
+full=${3:-reports/full}; out=${4:-reports/wsgan_ablation}
+declare -A flags=(
+  [attention]=""
+  [noattn]="--no-gan-d-attention"
+  [noattn-nofake]="--no-gan-d-attention --gan-fake-ratio 0 --gan-unsup-weight 0"
+  [noattn-stage3]="--no-gan-d-attention --gan-g-every 4"
+)
+for variant in ${VARIANTS:-noattn noattn-nofake noattn-stage3 attention}; do
+  mkdir -p "$out/$variant/runs"
+  for run in "$full"/runs/clean-only_*; do
+    [ -f "$run/metrics.json" ] && [ ! -e "$out/$variant/runs/$(basename "$run")" ] && \
+      ln -s "$(realpath "$run")" "$out/$variant/runs/$(basename "$run")"
+  done
+  echo "== $variant $(date -u +%FT%T)"
+  # shellcheck disable=SC2086
+  python3 -m weakgan reproduce --preset benchmarks/presets/full_wsgan.yaml --models wsgan --seeds "$seeds" \
+    --fractions "$fractions" --no-progress --out "$out/$variant" ${flags[$variant]}
+done
