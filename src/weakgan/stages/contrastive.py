@@ -1,4 +1,4 @@
-"""Label-free pretraining of the ResNet18 backbone on the training images (SimCLR, Chen et al. 2020).
+"""Label-free pretraining of the run's backbone on the training images (SimCLR, Chen et al. 2020).
 
 Where the paper uses an ImageNet-pretrained ResNet18, weakgan pretrains on the user's own training
 images instead: two augmented views of every image, NT-Xent loss on a projection of the features.
@@ -21,7 +21,6 @@ from weakgan.checkpoint import atomic_write_text, cache_lock, save_weights
 from weakgan.config import Config
 from weakgan.data.dataset import Dataset
 from weakgan.models.backbone import make_backbone, resolve_backbone
-from weakgan.recipes import recipe
 from weakgan.stages.base import Stage
 from weakgan.sampling import MixedBatches
 from weakgan.data.batcher import Batcher, normalization
@@ -81,8 +80,8 @@ class ContrastiveStage(Stage):
 def contrastive_settings(cfg: Config, data: Dataset) -> Config:
     """The run settings the pretraining uses (its own epochs, lr, batch; no EMA). Its seed is fixed: it reads
     no labels, so one pretraining serves every clean fraction and every seed of a sweep. The backbone is the
-    run's own, but for the wsgan D, whose pretrained branch is the paper's ResNet18."""
-    backbone = "resnet18" if recipe(cfg.model).stage == "wsgan" else resolve_backbone(cfg.backbone, data.train.shape)
+    run's own (also the wsgan D's backbone branch)."""
+    backbone = resolve_backbone(cfg.backbone, data.train.shape)
     return dataclasses.replace(cfg, epochs=cfg.contrastive_epochs, lr=cfg.contrastive_lr, backbone=backbone,
                                batch_size=cfg.contrastive_batch_size, weight_decay=1e-4, ema=0.0, seed=0)
 

@@ -1,0 +1,51 @@
+"""The wsgan D beside the classifiers on the same splits: benchmarks/results/wsgan.csv and wsgan.md's tables.
+
+    python3 benchmarks/wsgan_table.py [--full reports/full] [--ablation reports/wsgan_ablation]
+
+Reads the finished runs' metrics.json: clean-only, nr and nr-match of the full preset (FULL/runs) and every wsgan
+run, of the full_wsgan preset (FULL/runs, named `wsgan`) and of wsgan_ablation.sh's variants (ABLATION/VARIANT,
+named `wsgan:VARIANT`), at the clean fractions where a wsgan run exists. Prints test and validation top-1 (mean ±
+std over seeds) and the model that mean validation picks at each fraction (report.chosen_models).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from weakgan.report import chosen_models, results_table, row_from_metrics, write_results_csv
+
+OUT = Path(__file__).resolve().parent / "results" / "wsgan.csv"
+CLASSIFIERS = ("clean-only", "nr", "nr-match")
+
+
+def runs(folder: Path, models: tuple[str, ...], name: str | None = None) -> list[dict]:
+    rows = []
+    for metrics in sorted(folder.glob("runs/*/metrics.json")):
+        m = json.loads(metrics.read_text())
+        if m["model"] in models:
+            rows.append({**row_from_metrics(m), "model": name or m["model"]})
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--full", default="reports/full")
+    ap.add_argument("--ablation", default="reports/wsgan_ablation")
+    args = ap.parse_args()
+    wsgan = runs(Path(args.full), ("wsgan",))
+    for variant in sorted(p for p in Path(args.ablation).glob("*") if p.is_dir()):
+        wsgan += runs(variant, ("wsgan",), f"wsgan:{variant.name}")
+    fractions = {float(r["clean_fraction"]) for r in wsgan}
+    rows = [r for r in runs(Path(args.full), CLASSIFIERS) if float(r["clean_fraction"]) in fractions] + wsgan
+    seeds = {(float(r["clean_fraction"]), int(r["seed"])) for r in wsgan}
+    rows = [r for r in rows if (float(r["clean_fraction"]), int(r["seed"])) in seeds]   # the wsgan runs' splits
+    write_results_csv(rows, OUT)
+    print(f"{OUT}: {len(rows)} runs\n\nTest top-1:\n\n{results_table(rows, 'top1')}")
+    print(f"Validation top-1:\n\n{results_table(rows, 'val_top1')}")
+    picks = chosen_models(rows)
+    print("Picked on mean validation: " + ", ".join(f"{f:g}: {m}" for f, m in sorted(picks.items())))
+
+
+if __name__ == "__main__":
+    main()
