@@ -74,6 +74,15 @@ def make_backbone(name: str, in_channels: int, stem: str = "imagenet", width: in
     raise WeakganError(f"backbone '{name}': expected smallcnn or resnet18")
 
 
+def run_backbone(cfg, image_shape: tuple[int, ...], weights: str | Path | None = None) -> nn.Module:
+    """The backbone a run's settings ask for (backbone resolved by image size, stem, backbone_width), loaded from
+    `weights` when given: the classifiers' and the wsgan D's backbone branch alike."""
+    net = make_backbone(resolve_backbone(cfg.backbone, image_shape), image_shape[0], cfg.stem, cfg.backbone_width)
+    if weights:
+        load_backbone_weights(net, weights)
+    return net
+
+
 def backbone_of(state: dict[str, torch.Tensor], prefix: str = "backbone.") -> tuple[str, int]:
     """(name, width) of the backbone a saved state dict holds (runs from before the backbone setting are
     ResNet18s; width is smallcnn's, 64 for ResNet18)."""

@@ -233,15 +233,16 @@ class WSGANDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return sum(branch(x) for branch in self.branches())
 
-    def start_as_classifier(self, clean_head: dict[str, torch.Tensor]) -> None:
+    def start_as_classifier(self, clean_head: MLPHead) -> None:
         """Make D's class logits those of a finished classifier whose backbone the branch already holds:
         its clean head into the branch head's first K outputs, the real/fake output and the attention
         branches' heads zero (they learn from there; until then they change no prediction)."""
         head = self.backbone_branch.head.net
         last = str(len(head) - 1)
+        source = dict(clean_head.net.named_parameters())
         with torch.no_grad():
             for name, p in head.named_parameters():
-                src = clean_head[name]
+                src = source[name]
                 if name.startswith(last + "."):
                     p.zero_()
                     p[:self.num_classes].copy_(src)

@@ -11,7 +11,7 @@ from weakgan import WeakganError
 from weakgan.config import Config
 from weakgan.data.batcher import Batcher, normalization
 from weakgan.data.dataset import Dataset
-from weakgan.models.backbone import load_backbone_weights, load_head_weights, make_backbone, resolve_backbone
+from weakgan.models.backbone import load_head_weights, run_backbone
 from weakgan.models.heads import HEAD_SCORE, Classifier, MLPHead, NRModel
 from weakgan.noise import UNLABELLED, Split
 from weakgan.sampling import MixedBatches, split_batch
@@ -115,11 +115,8 @@ class ClassifierStage(TeacherTargets, Stage):
         if self.recipe.stage != "classifier":
             raise WeakganError(f"model '{cfg.model}' is not trained by the classifier stage")
         self.cfg, self.device = cfg, device
-        k, channels = data.train.num_classes, data.train.shape[0]
-        backbone = make_backbone(resolve_backbone(cfg.backbone, data.train.shape), channels, cfg.stem,
-                                 cfg.backbone_width)
-        if backbone_weights:
-            load_backbone_weights(backbone, backbone_weights)
+        k = data.train.num_classes
+        backbone = run_backbone(cfg, data.train.shape, backbone_weights)
         clean_head = MLPHead((backbone.out_dim, cfg.head_hidden, k))
         if backbone_weights and starts_as_teacher(cfg):
             # the run starts as its teacher (backbone and clean net), so its first steps refine what the teacher

@@ -33,7 +33,8 @@ from weakgan.gan_losses import (gradient_penalty, lsgan_discriminator_loss, lsga
                                 supervised_loss, wgan_critic_loss, wgan_generator_loss)
 from weakgan.models.gan import (WSGAN, Critic, Generator, WGANPair, WSGANDiscriminator, gan_to_classifier,
                                 uint8_to_gan)
-from weakgan.models.backbone import load_backbone_weights, make_backbone, resolve_backbone
+from weakgan.models.backbone import load_head_weights, run_backbone
+from weakgan.models.heads import MLPHead
 from weakgan.noise import UNLABELLED, Split
 from weakgan.recipes import starts_as_teacher
 from weakgan.sampling import MixedBatches, split_batch
@@ -270,8 +271,9 @@ class WSGANClassifierStage(Stage):
             require_same_clean_split(cfg.teacher_run, split, "D would start knowing labels of this split's noisy set")
             # D starts as its teacher run (a finished classifier of this split), as the NR students do: stage 2
             # refines what the teacher learnt from the clean labels instead of relearning it beside a random head
-            d.start_as_classifier({k.removeprefix("clean_head.net."): v for k, v in load_weights(backbone_weights)
-                                   .items() if k.startswith("clean_head.net.")})
+            teacher_head = MLPHead((d.backbone_branch.backbone.out_dim, cfg.head_hidden, k))
+            load_head_weights(teacher_head, backbone_weights)   # a clear error if its widths differ
+            d.start_as_classifier(teacher_head)
         self.model = WSGAN(d, g).to(device)
         if cfg.channels_last:
             self.model.to(memory_format=torch.channels_last)
@@ -314,14 +316,10 @@ class WSGANClassifierStage(Stage):
         off."""
         if not cfg.gan_d_backbone:
             if weights and starts_as_teacher(cfg):
-                raise WeakganError(f"pretrain 'teacher': the wsgan D starts as its teacher through its backbone "
-                                   f"branch, and gan_d_backbone is off; use --pretrain none or --gan-d-backbone")
+                raise WeakganError("pretrain 'teacher': the wsgan D starts as its teacher through its backbone "
+                                   "branch, and gan_d_backbone is off; use --pretrain none or --gan-d-backbone")
             return None
-        net = make_backbone(resolve_backbone(cfg.backbone, data.train.shape), data.train.shape[0], cfg.stem,
-                            cfg.backbone_width)
-        if weights:
-            load_backbone_weights(net, weights)
-        return net
+        return run_backbone(cfg, data.train.shape, weights)
 
     # ------------------------------------------------------------------ pieces
     def _fakes(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
