@@ -18,6 +18,11 @@ Variants (model/change; everything else as in src/weakgan/presets/full.yaml):
   nr-match/warm-lr-5e-4       the same for nr-match
   nr-match/warm-4             4 warm-started epochs instead of 2
   nr-match/warm-6             6 warm-started epochs instead of 2 (how nr-match's accuracy grows with its budget)
+  nr/share-auto               clean_share 0 (auto): batches drawn in proportion to the data where the clean set
+                              is more than a tenth of it (0.47 / 0.68 clean at 50 / 70%) instead of 1:9, which
+                              shows each clean label an eighth / a nineteenth as often as each noisy image
+  nr-match/share-auto         the same for nr-match
+  nr/share-auto-lr-5e-4       share-auto and the warm-started phase at lr 5e-4 (the two leads together)
   clean-only/all-true-labels  not a recipe: clean-only on every training image with its true label (clean fraction
                               1.0, noise none; 54,000 images, 6,000 held out), 6 epochs: what the same budget gives
                               when no label is missing or wrong, the ceiling for anything that learns from the
@@ -53,6 +58,9 @@ VARIANTS = {
     "nr-match/warm-lr-5e-4": ("nr-match", {"warm_lr": 5e-4}),
     "nr-match/warm-4": ("nr-match", {"warm_epochs": 4.0}),
     "nr-match/warm-6": ("nr-match", {"warm_epochs": 6.0}),
+    "nr/share-auto": ("nr", {"clean_share": 0.0}),
+    "nr-match/share-auto": ("nr-match", {"clean_share": 0.0}),
+    "nr/share-auto-lr-5e-4": ("nr", {"clean_share": 0.0, "warm_lr": 5e-4}),
     "clean-only/all-true-labels": ("clean-only", {"clean_fraction": 1.0, "noise": "none"}),
 }
 BASELINES = ("clean-only", "nr", "nr-match")

@@ -1,7 +1,7 @@
 import torch
 
 from weakgan.augment import augment, random_crop, random_erase, random_flip
-from weakgan.sampling import IndexStream, MixedBatches, split_batch
+from weakgan.sampling import IndexStream, MixedBatches, clean_share_of, split_batch
 
 
 def test_one_to_nine_ratio():
@@ -13,6 +13,14 @@ def test_one_to_nine_ratio():
         b = next(batches)
         assert len(b["clean"]) == 30 and len(b["noisy"]) == 270
         assert (b["clean"] < 100).all() and (b["noisy"] >= 100).all()
+
+
+def test_auto_clean_share_is_one_to_nine_for_a_small_clean_set_and_proportional_above():
+    assert clean_share_of(0.25, 10, 90) == 0.25            # a share that is set is kept
+    assert clean_share_of(0.0, 2_700, 57_000) == 0.1       # 5% clean: Hu et al.'s 1:9
+    assert abs(clean_share_of(0.0, 37_800, 18_000) - 37_800 / 55_800) < 1e-12   # 70%: the data's own share
+    n_c, n_n = split_batch(256, clean_share_of(0.0, 37_800, 18_000))
+    assert (n_c, n_n) == (173, 83)
 
 
 def test_stream_covers_each_index_once_per_pass():

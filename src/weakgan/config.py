@@ -90,7 +90,8 @@ class Config:
     warm_lr: float = 0.0              # peak learning rate of such a run: a lower one refines what the teacher
                                       # learnt instead of moving away from it (quick.md); 0 = lr
     batch_size: int = 256             # images per step (global: split over torchrun's processes)
-    clean_share: float = 0.1          # share of clean samples in an NR batch (Hu et al.: 1:9)
+    clean_share: float = 0.1          # share of clean samples in an NR batch (Hu et al.: 1:9); 0 = auto: 1:9 or
+                                      # the clean images' own share of the data, whichever is larger
     alpha: float = 0.2                # L = alpha * L_clean + L_noise
     optimizer: str = "adamw"          # adamw | adam (coupled L2, the paper's)
     lr: float = 2e-3                  # peak learning rate
@@ -212,7 +213,7 @@ RANGES = {
     "contrastive_temperature": "(0, inf)", "head_hidden": "[1, inf)", "teacher_weight": "[0, inf)",
     "teacher_temperature": "(0, inf)", "consistency_weight": "[0, inf)",
     "consistency_momentum": "[0, 1)", "consistency_rampup": "[0, 1]", "consistency_threshold": "[0, 1]", "strong_ops": "[0, 8]", "epochs": "(0, inf)", "min_steps": "[0, inf)", "warm_epochs": "[0, inf)", "warm_lr": "[0, inf)", "batch_size": "[1, inf)",
-    "clean_share": "(0, 1)", "alpha": "[0, inf)", "lr": "[0, inf)", "weight_decay": "[0, inf)", "warmup": "[0, 1)",
+    "clean_share": "[0, 1)", "alpha": "[0, inf)", "lr": "[0, inf)", "weight_decay": "[0, inf)", "warmup": "[0, 1)",
     "ema": "[0, 1)", "crop_pad": "[0, inf)", "gan_steps": "[1, inf)", "gan_batch_size": "[1, inf)",
     "gan_n_critic": "[1, inf)", "gan_gp_weight": "[0, inf)", "gan_lr": "(0, inf)", "gan_beta1": "[0, 1)",
     "gan_beta2": "[0, 1)", "gan_z_dim": "[1, inf)", "gan_g_width": "[1, inf)", "gan_critic_width": "[1, inf)",

@@ -62,6 +62,19 @@ class MixedBatches:
             s.load_state_dict(state[k])
 
 
+HU_CLEAN_SHARE = 0.1   # Hu et al.'s 1:9
+
+
+def clean_share_of(setting: float, n_clean: int, n_noisy: int) -> float:
+    """The clean share of a batch: `setting` where it is > 0; 0 (auto) takes Hu et al.'s 1:9 or the clean
+    images' own share of the data, whichever is larger, so that where the clean set is more than a tenth of
+    the data every image is drawn about equally often (at 70% clean a 1:9 batch sees each clean label a
+    fifth as often as each noisy image)."""
+    if setting > 0:
+        return setting
+    return max(HU_CLEAN_SHARE, n_clean / max(1, n_clean + n_noisy))
+
+
 def split_batch(batch_size: int, clean_share: float) -> tuple[int, int]:
     """(clean, noisy) counts of a batch; clean_share 0.1 gives the 1:9 ratio of Hu et al."""
     n_clean = max(1, int(round(batch_size * clean_share)))

@@ -14,7 +14,7 @@ from weakgan.data.dataset import Dataset
 from weakgan.models.backbone import load_head_weights, run_backbone
 from weakgan.models.heads import HEAD_SCORE, Classifier, MLPHead, NRModel
 from weakgan.noise import UNLABELLED, Split
-from weakgan.sampling import MixedBatches, split_batch
+from weakgan.sampling import MixedBatches, clean_share_of, split_batch
 from weakgan.recipes import recipe, starts_as_teacher, uses_teacher
 from weakgan.stages.base import Stage
 from weakgan.stages.consistency import AdaptiveThresholds
@@ -146,7 +146,7 @@ class ClassifierStage(TeacherTargets, Stage):
             if len(noisy) == 0:
                 raise WeakganError(f"model '{cfg.model}' needs noisy labels or a teacher (--teacher-weight > 0); noise "
                                    "'none' leaves the noisy set unlabelled")
-            n_clean, n_noisy = split_batch(b, cfg.clean_share)
+            n_clean, n_noisy = split_batch(b, clean_share_of(cfg.clean_share, len(clean), len(noisy)))
             parts, sizes = {"clean": clean, "noisy": noisy}, {"clean": n_clean, "noisy": n_noisy}
         self.batches = MixedBatches(parts, sizes, seed=cfg.seed, rank=rank, world=world)
         self.mean, self.std = normalization(data.train.images)

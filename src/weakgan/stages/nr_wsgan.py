@@ -33,7 +33,7 @@ from weakgan.models.backbone import load_backbone_weights, make_backbone, resolv
 from weakgan.models.gan import WSGAN, gan_to_classifier
 from weakgan.models.heads import HEAD_SCORE, MLPHead
 from weakgan.noise import Split
-from weakgan.sampling import MixedBatches, split_batch
+from weakgan.sampling import MixedBatches, clean_share_of, split_batch
 from weakgan.data.batcher import Batcher, normalization
 from weakgan.stages.classifier import TeacherTargets, labels_and_all_labelled, noisy_part, nr_objective
 from weakgan.recipes import recipe, uses_teacher
@@ -103,7 +103,7 @@ class NRWSGANStage(TeacherTargets, Stage):
         # generated images are labelled too
         self.labels, self.all_labelled = labels_and_all_labelled(data, split, noisy, device)
         self.init_teacher(data, split)
-        n_clean, n_noisy = split_batch(cfg.batch_size, cfg.clean_share)
+        n_clean, n_noisy = split_batch(cfg.batch_size, clean_share_of(cfg.clean_share, len(clean), len(noisy)))
         # the noisy part: real noisy images, and a share fake_share of generated ones
         self.n_fake = int(round(n_noisy * cfg.fake_share)) if self.fakes else 0
         parts, sizes = {"clean": clean}, {"clean": n_clean}
