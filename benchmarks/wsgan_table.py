@@ -5,7 +5,9 @@
 Reads the finished runs' metrics.json: clean-only, nr and nr-match of the full preset (FULL/runs) and every wsgan
 run, of the full_wsgan preset (FULL/runs, named `wsgan`) and of wsgan_ablation.sh's variants (ABLATION/VARIANT,
 named `wsgan:VARIANT`), at the clean fractions where a wsgan run exists. Prints test and validation top-1 (mean ±
-std over seeds) and the model that mean validation picks at each fraction (report.chosen_models).
+std over seeds) and the model that mean validation picks at each fraction (report.chosen_models). Rows already in
+wsgan.csv that no finished run here replaces (same model, clean fraction and seed) are kept: a session adds its
+seeds to those of earlier sessions, whose run folders it does not have.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
-from weakgan.report import chosen_models, results_table, row_from_metrics, write_results_csv
+from weakgan.report import chosen_models, read_results_csv, results_table, row_from_metrics, write_results_csv
 
 OUT = Path(__file__).resolve().parent / "results" / "wsgan.csv"
 CLASSIFIERS = ("clean-only", "nr", "nr-match")
@@ -40,6 +42,9 @@ def main() -> None:
     rows = [r for r in runs(Path(args.full), CLASSIFIERS) if float(r["clean_fraction"]) in fractions] + wsgan
     seeds = {(float(r["clean_fraction"]), int(r["seed"])) for r in wsgan}
     rows = [r for r in rows if (float(r["clean_fraction"]), int(r["seed"])) in seeds]   # the wsgan runs' splits
+    key = lambda r: (r["model"], float(r["clean_fraction"]), int(r["seed"]))
+    new = {key(r) for r in rows}
+    rows += [r for r in (read_results_csv(OUT) if OUT.exists() else []) if key(r) not in new]
     write_results_csv(rows, OUT)
     print(f"{OUT}: {len(rows)} runs\n\nTest top-1:\n\n{results_table(rows, 'top1')}")
     print(f"Validation top-1:\n\n{results_table(rows, 'val_top1')}")
