@@ -13,6 +13,8 @@ declare -A flags=(
   [noattn]="--no-gan-d-attention"
   [noattn-nofake]="--no-gan-d-attention --gan-fake-ratio 0 --gan-unsup-weight 0"
   [noattn-stage3]="--no-gan-d-attention --gan-g-every 4"
+  [noattn-teacher]="--no-gan-d-attention --gan-pseudo-source teacher"
+  [noattn-nofake-teacher]="--no-gan-d-attention --gan-fake-ratio 0 --gan-unsup-weight 0 --gan-pseudo-source teacher"
 )
 for variant in ${VARIANTS:-noattn noattn-nofake noattn-stage3 attention}; do
   mkdir -p "$out/$variant/runs"

@@ -542,7 +542,8 @@ def test_pseudo_conditioning_and_gan_eval_with_a_classifier_run(tiny_fashion, ti
 
 def test_wsgan_d_starts_as_its_clean_only_teacher(tiny_fashion, tmp_path):
     """pretrain: teacher: D's backbone branch and class logits are the clean-only run's (the attention branches
-    and the real/fake output start at zero), and a teacher from another clean split is refused."""
+    and the real/fake output start at zero), and a teacher from another clean split is refused. With
+    gan_pseudo_source: teacher, D's noisy rows learn that run's soft targets."""
     from conftest import TINY, run_cli
     from weakgan.recipes import sibling_runs
     from weakgan.run import backbone_weights_for
@@ -569,6 +570,22 @@ def test_wsgan_d_starts_as_its_clean_only_teacher(tiny_fashion, tmp_path):
         WSGANClassifierStage(moved, data, tiny_split(moved, data), CPU, backbone_weights_for(moved, data, CPU))
     with pytest.raises(WeakganError, match="gan_d_backbone is off"):
         WSGANClassifierStage(dataclasses.replace(cfg, gan_d_backbone=False), data, tiny_split(cfg, data), CPU, weights)
+    # gan_pseudo_source: teacher: the noisy rows learn the teacher's soft targets (those nr's clean net learns),
+    # from the first step, with no confidence threshold; a D without it has no targets there during the warm-up
+    from weakgan.recipes import uses_teacher
+    from weakgan.teacher import teacher_targets
+    taught = dataclasses.replace(cfg, gan_pseudo_source="teacher", pretrain="none", gan_pseudo_warmup=0.5)
+    assert not uses_teacher(cfg) and uses_teacher(taught) and ("teacher_run", "clean-only") in sibling_runs(taught)
+    split = tiny_split(taught, data)
+    stages = {}
+    for c, has_targets in ((taught, True), (dataclasses.replace(taught, gan_pseudo_source="own"), False)):
+        torch.manual_seed(0)
+        stages[has_targets] = WSGANClassifierStage(c, data, split, CPU, None, total_steps=10)
+        logs = stages[has_targets].train_step(0)
+        assert float(logs["pseudo_share"]) == (1.0 if has_targets else 0.0)
+        assert (float(logs["pseudo"]) > 0) == has_targets and torch.isfinite(logs["pseudo"])
+    expected = teacher_targets(teacher, data, split, taught.teacher_temperature, CPU, taught.teacher_posterior)
+    assert torch.equal(stages[True].teacher_targets(), expected) and stages[False].teacher_source is None
 
 
 def test_the_wsgan_d_trains_in_the_runs_precision_and_keeps_it_on_resume(tiny_fashion, tmp_path):

@@ -135,6 +135,9 @@ class Config:
     gan_vflip: bool = False               # vertical flips in the views (the paper's; off: upside-down clothes
                                           # are not in the test set)
     gan_fake_ratio: float = 0.5           # generated images per real image in a D batch
+    gan_pseudo_source: str = "own"        # targets of D's class logits on the noisy images: own (its confident
+                                          # predictions, the paper's) | teacher (the teacher run's soft targets,
+                                          # as nr's clean net learns them: teacher_temperature, teacher_posterior)
     gan_pseudo_threshold: float = 0.95    # softmax confidence from which a prediction becomes a pseudo-label
     gan_pseudo_weight: float = 1.0        # weight of the pseudo-label cross-entropy
     gan_pseudo_warmup: float = 0.1        # share of D steps before pseudo-labels are used
@@ -183,7 +186,7 @@ class Config:
 # settings with a fixed set of values (device, noise and dataset have patterns of their own, checked where read)
 CHOICES = {"model": MODELS, "amp": PRECISIONS, "backbone": BACKBONES, "stem": ("imagenet", "cifar"),
            "optimizer": ("adamw", "adam"), "pretrain": ("auto", "none", "contrastive", "teacher"),
-           "gan_labels": ("clean", "pseudo"), "hflip": ("auto", "on", "off")}
+           "gan_labels": ("clean", "pseudo"), "gan_pseudo_source": ("own", "teacher"), "hflip": ("auto", "on", "off")}
 
 
 def check_choice(name: str, value, source: str = "config") -> None:

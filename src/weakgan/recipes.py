@@ -16,7 +16,8 @@ class Recipe:
     batches: str = "clean"        # classifier stages: clean | all (clean + noisy, as one) | mixed (NR's clean:noisy)
     teacher: str = ""             # the model of the split's run it learns soft targets from (teacher_weight > 0)
                                   # and, with pretrain: teacher, starts as
-    soft_targets: bool = True     # False: the teacher is only its starting point (the wsgan D)
+    soft_targets: bool = True     # False (the wsgan D): the teacher is its starting point, and its soft
+                                  # targets only with gan_pseudo_source: teacher
     reads_wsgan: bool = False     # D and G come from a finished wsgan run of the split (wsgan_run)
     generator: bool = False       # trains with a stage-1 generator of its own (gan_* settings)
     fakes: bool = False           # generated images in the noisy part of its batches (fake_share)
@@ -62,9 +63,12 @@ def recipe(model: str) -> Recipe:
 
 
 def uses_teacher(cfg) -> bool:
-    """Whether a run learns its teacher run's soft predictions on the noisy and unlabelled images."""
+    """Whether a run learns its teacher run's soft predictions on the noisy and unlabelled images: the nr family
+    with teacher_weight > 0, the wsgan D with gan_pseudo_source: teacher."""
     r = recipe(cfg.model)
-    return bool(r.teacher) and r.soft_targets and cfg.teacher_weight > 0
+    if not r.teacher:
+        return False
+    return cfg.teacher_weight > 0 if r.soft_targets else (r.generator and cfg.gan_pseudo_source == "teacher")
 
 
 def uses_gan(cfg) -> bool:

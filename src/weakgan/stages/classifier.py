@@ -93,10 +93,12 @@ def noisy_part(split: Split, with_teacher: bool) -> torch.Tensor:
 class TeacherTargets:
     """Mixin for the NR stages: teacher_targets() makes the (n_train, K) soft targets once, on first use."""
 
-    def init_teacher(self, data: Dataset, split: Split) -> None:
+    def init_teacher(self, data: Dataset, split: Split, wanted: bool | None = None) -> None:
+        """wanted: whether this stage learns the teacher's targets (None: uses_teacher of its config)."""
         # the teacher's targets are made at the first training step, so that rebuilding a finished run
         # (evaluate) neither needs the teacher run nor predicts the whole training set
-        self.teacher, self.teacher_source = None, (data, split) if uses_teacher(self.cfg) else None
+        wanted = uses_teacher(self.cfg) if wanted is None else wanted
+        self.teacher, self.teacher_source = None, (data, split) if wanted else None
 
     def teacher_targets(self) -> torch.Tensor:
         if self.teacher is None:

@@ -39,6 +39,7 @@ from weakgan.noise import UNLABELLED, Split
 from weakgan.recipes import starts_as_teacher
 from weakgan.sampling import MixedBatches, split_batch
 from weakgan.stages.base import Stage
+from weakgan.stages.classifier import TeacherTargets
 from weakgan.data.batcher import Batcher, normalization
 from weakgan.train import fit, stop_if_not_finite, warmup_cosine
 
@@ -230,14 +231,15 @@ def wsgan_settings(cfg: Config) -> Config:
     return dataclasses.replace(cfg, ema=0.0, batch_size=cfg.gan_d_batch_size)
 
 
-class WSGANClassifierStage(Stage):
+class WSGANClassifierStage(TeacherTargets, Stage):
     """Stage 2 (+ stage 3 with gan_g_every > 0), with ClassifierStage's interface for run.py:
     model (forward(x) = D's K class logits for images in the classifier normalization (x/255 - mean)/std),
     score, mean, std, batches, state_dict/load_state_dict, and train_step (it owns its optimizers).
 
     A D batch: gan_d_batch_size real images (gan_clean_share clean with true labels, the rest from the noisy
     set with their given labels ignored), each with gan_views augmented views, plus gan_fake_ratio generated
-    images per real image (labels uniform over the classes), augmented like the real rows.
+    images per real image (labels uniform over the classes), augmented like the real rows. The noisy rows learn
+    D's own confident predictions, or with gan_pseudo_source: teacher the teacher run's soft targets.
     """
     score = "softmax"
     own_updates = True
@@ -296,6 +298,7 @@ class WSGANClassifierStage(Stage):
         self.view_args = {"fill": -self.mean / self.std, "hflip": cfg.mirrored(), "vflip": cfg.gan_vflip}
         self.total = total_steps or cfg.steps(split.n_train)
         self.pseudo_from = int(cfg.gan_pseudo_warmup * self.total)
+        self.init_teacher(data, split, cfg.gan_pseudo_source == "teacher")   # its targets: at the first step
 
         branch = list(d.backbone_branch.backbone.parameters()) if d.backbone_branch is not None else []
         ids = {id(p) for p in branch}
@@ -347,12 +350,20 @@ class WSGANClassifierStage(Stage):
         logits, scores = out[:len(real), :k], out[:, k]
         labels = self.clean_labels[idx.to(self.device)][owner]  # -1 on rows of noisy images
         l_sup = supervised_loss(logits, labels)
-        # pseudo-labels: confident predictions on the (un-augmented) noisy originals, for all their rows
-        pseudo = pseudo_labels(logits[n_clean:n], self.cfg.gan_pseudo_threshold)
-        if step < self.pseudo_from:
-            pseudo.fill_(UNLABELLED)
         rows = owner >= n_clean
-        l_pseudo = supervised_loss(logits[rows], pseudo[owner[rows] - n_clean])
+        if self.teacher_source:
+            # the teacher's soft targets for every row of a noisy image, from the first step (they do not
+            # depend on D, so they need no warm-up); cross-entropy of D's softmax against them
+            soft = self.teacher_targets()[idx[n_clean:].to(self.device)][owner[rows] - n_clean]
+            l_pseudo = -(soft * torch.log_softmax(logits[rows].float(), 1)).sum(1).mean() if len(soft) \
+                else logits.sum() * 0.0
+            pseudo = torch.zeros(n - n_clean, device=self.device)   # pseudo_share: every noisy row has a target
+        else:
+            # pseudo-labels: confident predictions on the (un-augmented) noisy originals, for all their rows
+            pseudo = pseudo_labels(logits[n_clean:n], self.cfg.gan_pseudo_threshold)
+            if step < self.pseudo_from:
+                pseudo.fill_(UNLABELLED)
+            l_pseudo = supervised_loss(logits[rows], pseudo[owner[rows] - n_clean])
         l_unsup = lsgan_discriminator_loss(scores[:len(real)], scores[len(real):], a=0.0, b=1.0)
         loss = (l_sup + self.cfg.gan_pseudo_weight * l_pseudo
                 + self.cfg.gan_unsup_weight * l_unsup)
