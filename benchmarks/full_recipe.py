@@ -22,7 +22,6 @@ Variants (model/change; everything else as in src/weakgan/presets/full.yaml):
                               is more than a tenth of it (0.47 / 0.68 clean at 50 / 70%) instead of 1:9, which
                               shows each clean label an eighth / a nineteenth as often as each noisy image
   nr-match/share-auto         the same for nr-match
-  nr/share-auto-lr-5e-4       share-auto and the warm-started phase at lr 5e-4 (the two leads together)
   clean-only/all-true-labels  not a recipe: clean-only on every training image with its true label (clean fraction
                               1.0, noise none; 54,000 images, 6,000 held out), 6 epochs: what the same budget gives
                               when no label is missing or wrong, the ceiling for anything that learns from the
@@ -60,7 +59,6 @@ VARIANTS = {
     "nr-match/warm-6": ("nr-match", {"warm_epochs": 6.0}),
     "nr/share-auto": ("nr", {"clean_share": 0.0}),
     "nr-match/share-auto": ("nr-match", {"clean_share": 0.0}),
-    "nr/share-auto-lr-5e-4": ("nr", {"clean_share": 0.0, "warm_lr": 5e-4}),
     "clean-only/all-true-labels": ("clean-only", {"clean_fraction": 1.0, "noise": "none"}),
 }
 BASELINES = ("clean-only", "nr", "nr-match")

@@ -21,6 +21,8 @@ from pathlib import Path
 
 from weakgan.report import COLUMNS, chosen_models
 
+from rows import rows_not_made   # benchmarks/rows.py (scripts run from benchmarks/ as their first path)
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "informative_noise.csv"
 # the teacher's run is shared by every noise: clean-only never reads a noisy label, and the clean split of a
@@ -75,15 +77,11 @@ def run(a) -> None:
                 m2 = train(args, out / f"{variant}_{noise.replace(':', '')}")
                 rows.append(row(m2, noise, variant))
     # the CSV keeps the rows of earlier invocations that this one did not make (other seeds, noises, variants)
-    made = {row_key(r) for r in rows}
-    kept = []
-    if RESULTS.exists():
-        with open(RESULTS, newline="") as f:
-            kept = list(csv.DictReader(f))
+    kept = rows_not_made(RESULTS, row_key, rows)
     with open(RESULTS, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=[*COLUMNS, "variant"], lineterminator="\n")
         w.writeheader()
-        w.writerows([r for r in kept if row_key(r) not in made] + rows)
+        w.writerows(kept + rows)
     print(f"-> {RESULTS}")
 
 

@@ -15,7 +15,9 @@ import argparse
 import json
 from pathlib import Path
 
-from weakgan.report import chosen_models, read_results_csv, results_table, row_from_metrics, write_results_csv
+from weakgan.report import chosen_models, results_table, row_from_metrics, write_results_csv
+
+from rows import rows_not_made   # benchmarks/rows.py (scripts run from benchmarks/ as their first path)
 
 OUT = Path(__file__).resolve().parent / "results" / "wsgan.csv"
 CLASSIFIERS = ("clean-only", "nr", "nr-match")
@@ -42,9 +44,7 @@ def main() -> None:
     rows = [r for r in runs(Path(args.full), CLASSIFIERS) if float(r["clean_fraction"]) in fractions] + wsgan
     seeds = {(float(r["clean_fraction"]), int(r["seed"])) for r in wsgan}
     rows = [r for r in rows if (float(r["clean_fraction"]), int(r["seed"])) in seeds]   # the wsgan runs' splits
-    key = lambda r: (r["model"], float(r["clean_fraction"]), int(r["seed"]))
-    new = {key(r) for r in rows}
-    rows += [r for r in (read_results_csv(OUT) if OUT.exists() else []) if key(r) not in new]
+    rows += rows_not_made(OUT, lambda r: (r["model"], float(r["clean_fraction"]), int(r["seed"])), rows)
     write_results_csv(rows, OUT)
     print(f"{OUT}: {len(rows)} runs\n\nTest top-1:\n\n{results_table(rows, 'top1')}")
     print(f"Validation top-1:\n\n{results_table(rows, 'val_top1')}")

@@ -357,13 +357,14 @@ class WSGANClassifierStage(TeacherTargets, Stage):
             soft = self.teacher_targets()[idx[n_clean:].to(self.device)][owner[rows] - n_clean]
             l_pseudo = -(soft * torch.log_softmax(logits[rows].float(), 1)).sum(1).mean() if len(soft) \
                 else logits.sum() * 0.0
-            pseudo = torch.zeros(n - n_clean, device=self.device)   # pseudo_share: every noisy row has a target
+            share = 1.0 if n > n_clean else 0.0   # every noisy image has a target
         else:
             # pseudo-labels: confident predictions on the (un-augmented) noisy originals, for all their rows
             pseudo = pseudo_labels(logits[n_clean:n], self.cfg.gan_pseudo_threshold)
             if step < self.pseudo_from:
                 pseudo.fill_(UNLABELLED)
             l_pseudo = supervised_loss(logits[rows], pseudo[owner[rows] - n_clean])
+            share = (pseudo >= 0).float().mean() if n > n_clean else 0.0
         l_unsup = lsgan_discriminator_loss(scores[:len(real)], scores[len(real):], a=0.0, b=1.0)
         loss = (l_sup + self.cfg.gan_pseudo_weight * l_pseudo
                 + self.cfg.gan_unsup_weight * l_unsup)
@@ -373,7 +374,7 @@ class WSGANClassifierStage(TeacherTargets, Stage):
         self.opt_d.step()
         self.sched_d.step()
         return {"loss": loss.detach(), "sup": l_sup.detach(), "pseudo": l_pseudo.detach(), "unsup": l_unsup.detach(),
-                "pseudo_share": (pseudo >= 0).float().mean() if n > n_clean else 0.0,
+                "pseudo_share": share,
                 "d_real": scores[:len(real)].detach().mean(), "d_fake": scores[len(real):].detach().mean(),
                 "lr": self.sched_d.get_last_lr()[0]}
 
