@@ -576,6 +576,12 @@ def test_wsgan_d_starts_as_its_clean_only_teacher(tiny_fashion, tmp_path):
     from weakgan.teacher import teacher_targets
     taught = dataclasses.replace(cfg, gan_pseudo_source="teacher", pretrain="none", gan_pseudo_warmup=0.5)
     assert not uses_teacher(cfg) and uses_teacher(taught) and ("teacher_run", "clean-only") in sibling_runs(taught)
+    # so its warm-up is no setting of that run (a finished run differing in it is still the one asked for)
+    from weakgan.recipes import unused_settings
+    assert "gan_pseudo_warmup" in unused_settings(taught) and "gan_pseudo_warmup" not in unused_settings(cfg)
+    # ... and its threshold is read only by the generator's pseudo-labels (this cfg's gan_labels: pseudo)
+    assert "gan_pseudo_threshold" not in unused_settings(taught)
+    assert "gan_pseudo_threshold" in unused_settings(dataclasses.replace(taught, gan_labels="clean"))
     split = tiny_split(taught, data)
     stages = {}
     for c, has_targets in ((taught, True), (dataclasses.replace(taught, gan_pseudo_source="own"), False)):

@@ -143,6 +143,8 @@ def unused_settings(cfg) -> set[str]:
         unused |= {n for n in names if n.startswith("teacher_")} - ({"teacher_run"} if reads_teacher(cfg) else set())
     if not uses_gan(cfg):
         unused |= {n for n in names if n.startswith("gan_")}
+    elif cfg.gan_pseudo_source == "teacher":   # D's noisy rows learn the teacher's targets from the first step
+        unused |= {"gan_pseudo_warmup"} | ({"gan_pseudo_threshold"} if cfg.gan_labels != "pseudo" else set())
     if not r.reads_wsgan:
         unused |= {"wsgan_run", "wsgan_lr_scale"}
     if not r.fakes:
