@@ -5,7 +5,8 @@
 Reads the finished runs' metrics.json: clean-only, nr and nr-match of the full preset (FULL/runs) and every wsgan
 run, of the full_wsgan preset (FULL/runs, named `wsgan`) and of wsgan_ablation.sh's variants (ABLATION/VARIANT,
 named `wsgan:VARIANT`), at the clean fractions where a wsgan run exists. Prints test and validation top-1 (mean ±
-std over seeds) and the model that mean validation picks at each fraction (report.chosen_models). Rows already in
+std over seeds), the model that mean validation picks at each fraction (report.chosen_models), and the paired
+differences of PAIRS, seed by seed, where both runs of a pair exist on two seeds or more. Rows already in
 wsgan.csv that no finished run here replaces (same model, clean fraction and seed) are kept: a session adds its
 seeds to those of earlier sessions, whose run folders it does not have.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from statistics import mean, stdev
 
 from weakgan.report import chosen_models, results_table, row_from_metrics, write_results_csv
 
@@ -21,6 +23,10 @@ from rows import rows_not_made   # benchmarks/rows.py (scripts run from benchmar
 
 OUT = Path(__file__).resolve().parent / "results" / "wsgan.csv"
 CLASSIFIERS = ("clean-only", "nr", "nr-match")
+# (model, baseline): what one change to the D adds, paired by seed on the same split (wsgan.md's "what each part adds")
+D = "wsgan:noattn"
+PAIRS = [(m, "clean-only") for m in (D, f"{D}-nofake", f"{D}-stage3", f"{D}-teacher", f"{D}-nofake-teacher")] + [
+    (D, f"{D}-nofake"), (f"{D}-teacher", f"{D}-nofake-teacher"), (f"{D}-stage3", D), (f"{D}-teacher", D)]
 
 
 def runs(folder: Path, models: tuple[str, ...], name: str | None = None) -> list[dict]:
@@ -30,6 +36,23 @@ def runs(folder: Path, models: tuple[str, ...], name: str | None = None) -> list
         if m["model"] in models:
             rows.append({**row_from_metrics(m), "model": name or m["model"]})
     return rows
+
+
+def paired_differences(rows: list[dict]) -> list[str]:
+    """Per fraction and pair: mean ± std over seeds of model minus baseline (test, then validation), per seed."""
+    score = {(r["model"], float(r["clean_fraction"]), int(r["seed"])): r for r in rows}
+    lines = []
+    for f in sorted({float(r["clean_fraction"]) for r in rows}):
+        for model, base in PAIRS:
+            seeds = sorted(s for (m, g, s) in score if m == model and g == f and (base, f, s) in score)
+            if len(seeds) < 2:
+                continue
+            text = []
+            for key in ("top1", "val_top1"):
+                d = [100 * (float(score[model, f, s][key]) - float(score[base, f, s][key])) for s in seeds]
+                text.append(f"{mean(d):+.2f} ± {stdev(d):.2f} ({' / '.join(f'{x:+.2f}' for x in d)})")
+            lines.append(f"{f:g}: {model} - {base}, seeds {seeds}: test {text[0]}, validation {text[1]}")
+    return lines
 
 
 def main() -> None:
@@ -50,6 +73,7 @@ def main() -> None:
     print(f"Validation top-1:\n\n{results_table(rows, 'val_top1')}")
     picks = chosen_models(rows)
     print("Picked on mean validation: " + ", ".join(f"{f:g}: {m}" for f, m in sorted(picks.items())))
+    print("\nPaired by seed (model - baseline, points):\n" + "\n".join(paired_differences(rows)))
 
 
 if __name__ == "__main__":

@@ -579,7 +579,7 @@ def test_wsgan_d_starts_as_its_clean_only_teacher(tiny_fashion, tmp_path):
     # so its warm-up is no setting of that run (a finished run differing in it is still the one asked for)
     from weakgan.recipes import unused_settings
     assert "gan_pseudo_warmup" in unused_settings(taught) and "gan_pseudo_warmup" not in unused_settings(cfg)
-    # ... and its threshold only by a pseudo-conditioned generator
+    # ... and its threshold is read only by a pseudo-conditioned generator
     assert "gan_pseudo_threshold" in unused_settings(dataclasses.replace(taught, gan_labels="clean"))
     assert "gan_pseudo_threshold" not in unused_settings(dataclasses.replace(taught, gan_labels="pseudo"))
     split = tiny_split(taught, data)
