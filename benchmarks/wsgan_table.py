@@ -4,7 +4,8 @@
 
 Reads the finished runs' metrics.json: clean-only, nr and nr-match of the full preset (FULL/runs) and every wsgan
 run, of the full_wsgan preset (FULL/runs, named `wsgan`) and of wsgan_ablation.sh's variants (ABLATION/VARIANT,
-named `wsgan:VARIANT`), at the clean fractions where a wsgan run exists. Prints test and validation top-1 (mean ±
+named `wsgan:VARIANT`; the `nr-wsgan` and `nr-wsgan-frozen` runs on a variant's D as `nr-wsgan:VARIANT` and
+`nr-wsgan-frozen:VARIANT`), at the clean fractions where a wsgan run exists. Prints test and validation top-1 (mean ±
 std over seeds), the model that mean validation picks at each fraction (report.chosen_models), and the paired
 differences of PAIRS, seed by seed, where both runs of a pair exist on two seeds or more. Rows already in
 wsgan.csv that no finished run here replaces (same model, clean fraction and seed) are kept: a session adds its
@@ -23,10 +24,14 @@ from rows import rows_not_made   # benchmarks/rows.py (scripts run from benchmar
 
 OUT = Path(__file__).resolve().parent / "results" / "wsgan.csv"
 CLASSIFIERS = ("clean-only", "nr", "nr-match")
+ON_D = ("wsgan", "nr-wsgan", "nr-wsgan-frozen")   # the models of a variant's folder: its D, and nr with D as residual
 # (model, baseline): what one change to the D adds, paired by seed on the same split (wsgan.md's "what each part adds")
 D = "wsgan:noattn"
 PAIRS = [(m, "clean-only") for m in (D, f"{D}-nofake", f"{D}-stage3", f"{D}-teacher", f"{D}-nofake-teacher")] + [
-    (D, f"{D}-nofake"), (f"{D}-teacher", f"{D}-nofake-teacher"), (f"{D}-stage3", D), (f"{D}-teacher", D)]
+    (D, f"{D}-nofake"), (f"{D}-teacher", f"{D}-nofake-teacher"), (f"{D}-stage3", D), (f"{D}-teacher", D)] + [
+    # D as nr-wsgan's residual net, fine-tuned or frozen (the teacher-target D)
+    ("nr-wsgan:noattn-teacher", "nr"), ("nr-wsgan:noattn-teacher", "clean-only"),
+    ("nr-wsgan-frozen:noattn-teacher", "nr-wsgan:noattn-teacher")]
 
 
 def runs(folder: Path, models: tuple[str, ...], name: str | None = None) -> list[dict]:
@@ -62,7 +67,8 @@ def main() -> None:
     args = ap.parse_args()
     wsgan = runs(Path(args.full), ("wsgan",))
     for variant in sorted(p for p in Path(args.ablation).glob("*") if p.is_dir()):
-        wsgan += runs(variant, ("wsgan",), f"wsgan:{variant.name}")
+        for model in ON_D:
+            wsgan += runs(variant, (model,), f"{model}:{variant.name}")
     fractions = {float(r["clean_fraction"]) for r in wsgan}
     rows = [r for r in runs(Path(args.full), CLASSIFIERS) if float(r["clean_fraction"]) in fractions] + wsgan
     seeds = {(float(r["clean_fraction"]), int(r["seed"])) for r in wsgan}
