@@ -34,12 +34,12 @@ PAIRS = [(m, "clean-only") for m in (D, f"{D}-nofake", f"{D}-stage3", f"{D}-teac
     ("nr-wsgan-frozen:noattn-teacher", "nr-wsgan:noattn-teacher")]
 
 
-def runs(folder: Path, models: tuple[str, ...], name: str | None = None) -> list[dict]:
+def runs(folder: Path, models: tuple[str, ...], suffix: str = "") -> list[dict]:
     rows = []
     for metrics in sorted(folder.glob("runs/*/metrics.json")):
         m = json.loads(metrics.read_text())
         if m["model"] in models:
-            rows.append({**row_from_metrics(m), "model": name or m["model"]})
+            rows.append({**row_from_metrics(m), "model": m["model"] + suffix})
     return rows
 
 
@@ -67,8 +67,8 @@ def main() -> None:
     args = ap.parse_args()
     wsgan = runs(Path(args.full), ("wsgan",))
     for variant in sorted(p for p in Path(args.ablation).glob("*") if p.is_dir()):
-        for model in ON_D:
-            wsgan += runs(variant, (model,), f"{model}:{variant.name}")
+        found = runs(variant, ON_D, f":{variant.name}")   # in ON_D's order, as the tables' columns
+        wsgan += sorted(found, key=lambda r: ON_D.index(r["model"].split(":")[0]))
     fractions = {float(r["clean_fraction"]) for r in wsgan}
     rows = [r for r in runs(Path(args.full), CLASSIFIERS) if float(r["clean_fraction"]) in fractions] + wsgan
     seeds = {(float(r["clean_fraction"]), int(r["seed"])) for r in wsgan}
