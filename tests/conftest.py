@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -52,20 +53,22 @@ TINY = ["--epochs", "5", "--min-steps", "0", "--batch-size", "40", "--head-hidde
         "--eval-batch-size", "100", "--no-progress", "--threads", "1", "--ema", "0.9", "--backbone-width", "16"]
 
 
-def kill_at_first_checkpoint(args: list[str], out: Path, timeout: float = 120) -> None:
-    """Start `weakgan ARGS` (which trains into `out`) and SIGKILL it as soon as its first checkpoint exists."""
-    import signal
+def kill_at_first_checkpoint(args: list[str], out: Path, timeout: float = 120,
+                             sig: int = signal.SIGKILL) -> tuple[int, str]:
+    """Start `weakgan ARGS` (which trains into `out`), send it `sig` (SIGKILL) as soon as its first checkpoint
+    exists (the training loop, and its signal handler, are running then), and return its exit code and stderr."""
     import time
     proc = subprocess.Popen([sys.executable, "-m", "weakgan.cli", *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.PIPE, text=True)
     ckpt = out / "checkpoints" / "last.pt"
     deadline = time.time() + timeout
-    while time.time() < deadline and not ckpt.exists():
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    while time.time() < deadline and proc.poll() is None and not ckpt.exists():
+        time.sleep(0.02)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=timeout)
     assert ckpt.exists(), "no checkpoint was written"
-    assert not (out / "metrics.json").exists(), "the run finished before it could be killed"
+    assert not (out / "metrics.json").exists(), "the run finished before it could be stopped"
+    return proc.returncode, err
 
 
 def run_cli(*args: str, check: bool = True, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:

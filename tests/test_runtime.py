@@ -68,18 +68,11 @@ def test_signal_saves_checkpoint_and_exits(tiny_fashion, tmp_path, sig):
     out = tmp_path / "term"
     ckpt = out / "checkpoints" / "last.pt"
     args = _train_args(tiny_fashion, out, "--epochs", "50", "--checkpoint-every", "10")
-    proc = subprocess.Popen([sys.executable, "-m", "weakgan.cli", *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
     # the first periodic checkpoint says the training loop (and its handler) is running; a fixed sleep raced
     # with a loaded machine, where the signal could arrive before the loop had started
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None and not ckpt.exists():
-        time.sleep(0.02)
-    assert ckpt.exists() and proc.poll() is None, "the run never reached its first checkpoint"
-    proc.send_signal(sig)
-    _, err = proc.communicate(timeout=120)
+    returncode, err = kill_at_first_checkpoint(args, out, sig=sig)
     stopped = re.search(r"nr: stopped by signal (\d+) after step (\d+)", err)
-    assert proc.returncode == 2 and stopped and int(stopped[1]) == int(sig), err
+    assert returncode == 2 and stopped and int(stopped[1]) == int(sig), err
     # saved at the signal's step, not left at the last periodic one
     assert load_checkpoint(ckpt)["step"] == int(stopped[2]) > 10
 
