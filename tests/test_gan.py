@@ -381,6 +381,18 @@ def test_wsgan_stage_3_updates_generator_and_backbone_branch_trains(tiny_fashion
     assert stage.cfg.gan_views == 2 and stage.cfg.ema == 0.0 and wsgan_settings(cfg).batch_size == 16
 
 
+@pytest.mark.parametrize("fraction, share, clean_rows", [(0.25, 0.0, 4), (0.75, 0.0, 11), (0.75, 0.5, 8)])
+def test_wsgan_batch_clean_share_auto_follows_a_large_clean_set(tiny_fashion, fraction, share, clean_rows):
+    """gan_clean_share 0: a quarter of a D batch clean, or the split's clean share where that is larger."""
+    cfg = tiny_cfg(tiny_fashion, clean_fraction=fraction, gan_clean_share=share)
+    data = load_dataset("fashion-mnist", str(tiny_fashion))
+    split = tiny_split(cfg, data)
+    stage = WSGANClassifierStage(cfg, data, split, CPU, total_steps=2)
+    batch = next(stage.batches)
+    assert len(batch["clean"]) == clean_rows and len(batch["clean"]) + len(batch["noisy"]) == 16
+    assert set(batch["clean"].tolist()) <= set(split.clean_idx.tolist())
+
+
 def test_wsgan_pseudo_labels_join_after_warmup(tiny_fashion):
     torch.manual_seed(0)
     cfg = tiny_cfg(tiny_fashion, gan_pseudo_threshold=0.0, gan_pseudo_warmup=0.5)

@@ -21,6 +21,8 @@ def test_auto_clean_share_is_one_to_nine_for_a_small_clean_set_and_proportional_
     assert abs(clean_share_of(0.0, 37_800, 18_000) - 37_800 / 55_800) < 1e-12   # 70%: the data's own share
     n_c, n_n = split_batch(256, clean_share_of(0.0, 37_800, 18_000))
     assert (n_c, n_n) == (173, 83)
+    assert clean_share_of(0.0, 2_700, 57_000, floor=0.25) == 0.25   # the D's floor is a quarter
+    assert abs(clean_share_of(0.0, 37_800, 18_000, floor=0.25) - 37_800 / 55_800) < 1e-12
 
 
 def test_stream_covers_each_index_once_per_pass():

@@ -65,14 +65,14 @@ class MixedBatches:
 HU_CLEAN_SHARE = 0.1   # Hu et al.'s 1:9
 
 
-def clean_share_of(setting: float, n_clean: int, n_noisy: int) -> float:
-    """The clean share of a batch: `setting` where it is > 0; 0 (auto) takes Hu et al.'s 1:9 or the clean
-    images' own share of the data, whichever is larger, so that where the clean set is more than a tenth of
-    the data every image is drawn about equally often (at 70% clean a 1:9 batch draws each clean image about
-    a nineteenth as often as each noisy one)."""
+def clean_share_of(setting: float, n_clean: int, n_noisy: int, floor: float = HU_CLEAN_SHARE) -> float:
+    """The clean share of a batch: `setting` where it is > 0; 0 (auto) takes `floor` (Hu et al.'s 1:9 for NR)
+    or the clean images' own share of the data, whichever is larger, so that where the clean set is more than
+    that share of the data every image is drawn about equally often (at 70% clean a 1:9 batch draws each clean
+    image about a nineteenth as often as each noisy one)."""
     if setting > 0:
         return setting
-    return max(HU_CLEAN_SHARE, n_clean / max(1, n_clean + n_noisy))
+    return max(floor, n_clean / max(1, n_clean + n_noisy))
 
 
 def split_batch(batch_size: int, clean_share: float) -> tuple[int, int]:

@@ -37,7 +37,7 @@ from weakgan.models.backbone import load_head_weights, run_backbone
 from weakgan.models.heads import MLPHead
 from weakgan.noise import UNLABELLED, Split
 from weakgan.recipes import starts_as_teacher
-from weakgan.sampling import MixedBatches, split_batch
+from weakgan.sampling import MixedBatches, clean_share_of, split_batch
 from weakgan.stages.base import Stage
 from weakgan.stages.classifier import TeacherTargets
 from weakgan.data.batcher import Batcher, normalization
@@ -225,6 +225,8 @@ def pretrain_generator(cfg, data: Dataset, split: Split, device: torch.device, c
 
 
 # ------------------------------------------------------------------ stages 2 and 3: the WSGAN classifier
+GAN_CLEAN_SHARE = 0.25   # gan_clean_share 0 (auto): the least clean share of a D batch, the fixed default's, so
+                         # that below 25% clean the few clean labels are still drawn more often than noisy images
 def wsgan_settings(cfg: Config) -> Config:
     """The run settings fit() gets for the WSGAN stage: no EMA (the stage owns G and its optimizers) and
     gan_d_batch_size as the batch size, so cfg.steps(n_train) counts passes over the real images."""
@@ -236,7 +238,7 @@ class WSGANClassifierStage(TeacherTargets, Stage):
     model (forward(x) = D's K class logits for images in the classifier normalization (x/255 - mean)/std),
     score, mean, std, batches, state_dict/load_state_dict, and train_step (it owns its optimizers).
 
-    A D batch: gan_d_batch_size real images (gan_clean_share clean with true labels, the rest from the noisy
+    A D batch: gan_d_batch_size real images (a share gan_clean_share clean with true labels, the rest from the noisy
     set with their given labels ignored), each with gan_views augmented views, plus gan_fake_ratio generated
     images per real image (labels uniform over the classes), augmented like the real rows. The noisy rows learn
     D's own confident predictions, or with gan_pseudo_source: teacher the teacher run's soft targets.
@@ -289,7 +291,8 @@ class WSGANClassifierStage(TeacherTargets, Stage):
         clean_labels[clean] = data.train.targets[clean]
         self.clean_labels = clean_labels.to(device)   # true labels of the clean set only; -1 elsewhere
         b = cfg.batch_size
-        n_clean, n_noisy = split_batch(b, cfg.gan_clean_share) if len(noisy) else (b, 0)
+        share = clean_share_of(cfg.gan_clean_share, len(clean), len(noisy), floor=GAN_CLEAN_SHARE)
+        n_clean, n_noisy = split_batch(b, share) if len(noisy) else (b, 0)
         self.batches = MixedBatches({"clean": clean, "noisy": noisy}, {"clean": n_clean, "noisy": n_noisy},
                                     seed=cfg.seed, rank=rank, world=world)
         self.mean, self.std = normalization(data.train.images)
