@@ -15,6 +15,9 @@ declare -A flags=(
   [noattn-stage3]="--no-gan-d-attention --gan-g-every 4"
   [noattn-teacher]="--no-gan-d-attention --gan-pseudo-source teacher"
   [noattn-nofake-teacher]="--no-gan-d-attention --gan-fake-ratio 0 --gan-unsup-weight 0 --gan-pseudo-source teacher"
+  [noattn-teacher-autoshare]="--no-gan-d-attention --gan-pseudo-source teacher --gan-clean-share 0"
+  [noattn-nofake-teacher-autoshare]="--no-gan-d-attention --gan-fake-ratio 0 --gan-unsup-weight 0 --gan-pseudo-source teacher --gan-clean-share 0"
+  [noattn-teacher-autoshare-4ep]="--no-gan-d-attention --gan-pseudo-source teacher --gan-clean-share 0 --warm-epochs 4"
 )
 for variant in ${VARIANTS:-noattn noattn-nofake noattn-stage3 attention}; do
   mkdir -p "$out/$variant/runs"

@@ -29,6 +29,10 @@ ON_D = ("wsgan", "nr-wsgan", "nr-wsgan-frozen")   # the models of a variant's fo
 D = "wsgan:noattn"
 PAIRS = [(m, "clean-only") for m in (D, f"{D}-nofake", f"{D}-stage3", f"{D}-teacher", f"{D}-nofake-teacher")] + [
     (D, f"{D}-nofake"), (f"{D}-teacher", f"{D}-nofake-teacher"), (f"{D}-stage3", D), (f"{D}-teacher", D)] + [
+    # the split's clean share in D's batches (gan_clean_share 0: the same runs as -teacher below 25% clean)
+    (f"{D}-teacher-autoshare", "clean-only"), (f"{D}-teacher-autoshare", f"{D}-teacher"),
+    (f"{D}-nofake-teacher-autoshare", "clean-only"), (f"{D}-teacher-autoshare", f"{D}-nofake-teacher-autoshare"),
+    (f"{D}-teacher-autoshare-4ep", f"{D}-teacher-autoshare")] + [
     # D as nr-wsgan's residual net, fine-tuned or frozen (the teacher-target D)
     ("nr-wsgan:noattn-teacher", "nr"), ("nr-wsgan:noattn-teacher", "clean-only"),
     ("nr-wsgan-frozen:noattn-teacher", "nr-wsgan:noattn-teacher")]
