@@ -18,6 +18,9 @@ declare -A flags=(
   [noattn-teacher-autoshare]="--no-gan-d-attention --gan-pseudo-source teacher --gan-clean-share 0"
   [noattn-nofake-teacher-autoshare]="--no-gan-d-attention --gan-fake-ratio 0 --gan-unsup-weight 0 --gan-pseudo-source teacher --gan-clean-share 0"
   [noattn-teacher-autoshare-4ep]="--no-gan-d-attention --gan-pseudo-source teacher --gan-clean-share 0 --warm-epochs 4"
+  # the control of -4ep: the same D steps on clean images alone (no noisy rows; one generated row a batch reaches
+  # BatchNorm only, as in every nofake variant), i.e. the clean-only run trained 4 more epochs at D's settings
+  [noattn-clean-4ep]="--no-gan-d-attention --gan-fake-ratio 0 --gan-unsup-weight 0 --gan-clean-share 1 --warm-epochs 4"
 )
 for variant in ${VARIANTS:-noattn noattn-nofake noattn-stage3 attention}; do
   mkdir -p "$out/$variant/runs"

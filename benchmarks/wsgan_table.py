@@ -32,7 +32,11 @@ PAIRS = [(m, "clean-only") for m in (D, f"{D}-nofake", f"{D}-stage3", f"{D}-teac
     # the split's clean share in D's batches (gan_clean_share 0: the same runs as -teacher below 25% clean)
     (f"{D}-teacher-autoshare", "clean-only"), (f"{D}-teacher-autoshare", f"{D}-teacher"),
     (f"{D}-nofake-teacher-autoshare", "clean-only"), (f"{D}-teacher-autoshare", f"{D}-nofake-teacher-autoshare"),
-    (f"{D}-teacher-autoshare-4ep", f"{D}-teacher-autoshare")] + [
+    (f"{D}-teacher-autoshare-4ep", f"{D}-teacher-autoshare"), (f"{D}-teacher-autoshare-4ep", "clean-only"),
+    # four D epochs against their control: the same steps on the clean images alone (below 50% clean, where
+    # autoshare runs are not made, against the two-epoch -teacher: the same batches)
+    (f"{D}-teacher-autoshare-4ep", f"{D}-teacher"), (f"{D}-teacher-autoshare-4ep", f"{D}-clean-4ep"),
+    (f"{D}-clean-4ep", "clean-only")] + [
     # D as nr-wsgan's residual net, fine-tuned or frozen (the teacher-target D)
     ("nr-wsgan:noattn-teacher", "nr"), ("nr-wsgan:noattn-teacher", "clean-only"),
     ("nr-wsgan-frozen:noattn-teacher", "nr-wsgan:noattn-teacher")]
