@@ -225,8 +225,9 @@ def pretrain_generator(cfg, data: Dataset, split: Split, device: torch.device, c
 
 
 # ------------------------------------------------------------------ stages 2 and 3: the WSGAN classifier
-GAN_CLEAN_SHARE = 0.25   # gan_clean_share 0 (auto): the least clean share of a D batch, the fixed default's, so
-                         # that below 25% clean the few clean labels are still drawn more often than noisy images
+GAN_CLEAN_SHARE = 0.25   # gan_clean_share 0 (auto): the least clean share of a D batch, the earlier fixed
+                         # default's, so that below 25% clean the few clean labels are drawn more often than their
+                         # share of the data
 def wsgan_settings(cfg: Config) -> Config:
     """The run settings fit() gets for the WSGAN stage: no EMA (the stage owns G and its optimizers) and
     gan_d_batch_size as the batch size, so cfg.steps(n_train) counts passes over the real images."""
