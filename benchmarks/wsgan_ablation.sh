@@ -8,12 +8,14 @@
 set -euo pipefail
 seeds=${1:?seeds, e.g. 0,1,2}; fractions=${2:?fractions, e.g. 0.05,0.5}
 full=${3:-reports/full}; out=${4:-reports/wsgan_ablation}
+# Every variant names the D settings it measures, so that it stays the same run when full_wsgan.yaml's choices change.
 declare -A flags=(
-  # a quarter of D's real images clean (--gan-clean-share 0.25): the default until the autoshare variants below
-  [attention]="--gan-clean-share 0.25"
-  [noattn]="--no-gan-d-attention --gan-clean-share 0.25"
-  [noattn-nofake]="--no-gan-d-attention --gan-fake-ratio 0 --gan-unsup-weight 0 --gan-clean-share 0.25"
-  [noattn-stage3]="--no-gan-d-attention --gan-g-every 4 --gan-clean-share 0.25"
+  # the paper's D (attention branches, its own confident predictions as pseudo-labels); a quarter of D's real
+  # images clean (--gan-clean-share 0.25): the default until the autoshare variants below
+  [attention]="--gan-d-attention --gan-pseudo-source own --gan-clean-share 0.25"
+  [noattn]="--no-gan-d-attention --gan-pseudo-source own --gan-clean-share 0.25"
+  [noattn-nofake]="--no-gan-d-attention --gan-pseudo-source own --gan-fake-ratio 0 --gan-unsup-weight 0 --gan-clean-share 0.25"
+  [noattn-stage3]="--no-gan-d-attention --gan-pseudo-source own --gan-g-every 4 --gan-clean-share 0.25"
   [noattn-teacher]="--no-gan-d-attention --gan-pseudo-source teacher --gan-clean-share 0.25"
   [noattn-nofake-teacher]="--no-gan-d-attention --gan-fake-ratio 0 --gan-unsup-weight 0 --gan-pseudo-source teacher --gan-clean-share 0.25"
   # the split's clean share, if larger (--gan-clean-share 0, the default since it was chosen on these runs)
@@ -22,7 +24,7 @@ declare -A flags=(
   [noattn-teacher-autoshare-4ep]="--no-gan-d-attention --gan-pseudo-source teacher --gan-clean-share 0 --warm-epochs 4"
   # the control of -4ep: the same D steps on clean images alone (no noisy rows; one generated row a batch reaches
   # BatchNorm only, as in every nofake variant), i.e. the clean-only run trained 4 more epochs at D's settings
-  [noattn-clean-4ep]="--no-gan-d-attention --gan-fake-ratio 0 --gan-unsup-weight 0 --gan-clean-share 1 --warm-epochs 4"
+  [noattn-clean-4ep]="--no-gan-d-attention --gan-pseudo-source own --gan-fake-ratio 0 --gan-unsup-weight 0 --gan-clean-share 1 --warm-epochs 4"
 )
 for variant in ${VARIANTS:-noattn noattn-nofake noattn-stage3 attention}; do
   mkdir -p "$out/$variant/runs"
