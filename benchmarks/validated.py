@@ -21,6 +21,13 @@ OUT = RESULTS / "validated.csv"
 SOURCES = {"full_preset.csv": "full preset: smallcnn, 6 epochs (nr, nr-match: +2 from the teacher)",
            "informative_noise.csv": "informative_noise.py: smallcnn, 3 epochs (nr: +3 from the teacher; "
                                     "round 2 / 3 / 4: +3 from the previous round)"}
+# Issue 18's wsgan D (benchmarks/presets/full_wsgan.yaml: no attention branches, the teacher's soft targets), from
+# wsgan.csv, named here by its D epochs; the first variant found at a split is taken (below 25% clean the
+# autoshare runs are the -teacher runs: a quarter of D's real images are clean either way, so they were not re-run).
+WSGAN = {"wsgan": ("wsgan:noattn-teacher-autoshare", "wsgan:noattn-teacher"),
+         "wsgan-4ep": ("wsgan:noattn-teacher-autoshare-4ep",)}
+WSGAN_SOURCE = ("wsgan.csv: smallcnn D started as its split's clean-only run of that file, then {} D epochs "
+                "(full_wsgan.yaml)")
 PERMUTATION_TARGET = {0.05: 91.0, 0.1: 92.0, 0.2: 93.0, 0.5: 94.0, 0.7: 94.5}
 INFORMATIVE_TARGET = 92.5
 
@@ -31,7 +38,25 @@ def load() -> list[dict]:
         for r in csv.DictReader(open(RESULTS / name)):
             # informative_noise.csv names its nr variants in `variant` (nr with the teacher's posterior)
             rows.append({**{c: r[c] for c in COLUMNS}, "model": r.get("variant") or r["model"], "source": source})
-    return rows
+    return rows + wsgan_rows(rows)
+
+
+def wsgan_rows(rows: list[dict]) -> list[dict]:
+    """The D's runs of wsgan.csv as WSGAN's models, and that file's clean-only runs on the splits where the full
+    preset has none (so that clean-only has every seed the D has)."""
+    split = lambda r: (r["noise"], float(r["clean_fraction"]), r["seed"])   # noqa: E731
+    have = {split(r) for r in rows if r["model"] == "clean-only"}
+    found = {(r["model"], *split(r)): r for r in csv.DictReader(open(RESULTS / "wsgan.csv"))}
+    out = []
+    for (model, *key), r in found.items():
+        if model == "clean-only" and tuple(key) not in have:
+            out.append({**{c: r[c] for c in COLUMNS}, "source": "wsgan.csv: the full preset's clean-only run"})
+    for name, variants in WSGAN.items():
+        epochs = 4 if name.endswith("4ep") else 2
+        for key in sorted({tuple(k) for (m, *k) in found if m in variants}):
+            r = next(found[(v, *key)] for v in variants if (v, *key) in found)
+            out.append({**{c: r[c] for c in COLUMNS}, "model": name, "source": WSGAN_SOURCE.format(epochs)})
+    return out
 
 
 def groups(rows: list[dict]) -> dict[tuple[str, float], dict[str, list[dict]]]:
@@ -67,21 +92,38 @@ def main() -> None:
     print(f"-> {OUT} ({len(rows)} rows)\n")
     print("| noise | clean | model | seeds | validation top-1 (%) | test top-1 (%), mean ± std | per seed |")
     print("|---|---|---|---|---|---|---|")
-    verdicts = []
+    verdicts, d_bars = [], []
     for (noise, fraction), models in sorted(groups(rows).items(), key=lambda kv: (kv[0][0] != "permutation", kv[0])):
         val = {m: mean(pct(g, "val_top1")) for m, g in models.items()}
-        # the package's own pick (ties: the model listed first, in the preset's order the simpler one)
+        # the package's own pick (ties: the model listed first, in the preset's order the simpler one; models
+        # run on fewer of the group's seeds than others are no candidates)
         pick = chosen_models([r for g in models.values() for r in g])[fraction]
+        seeds = sorted({r["seed"] for g in models.values() for r in g})
         for m, g in models.items():
             test = pct(g, "top1")
             sd = f" ± {stdev(test):.2f}" if len(test) > 1 else ""
-            name = f"**{m}** (pick)" if m == pick else m
+            short = len({r["seed"] for r in g}) < len(seeds)
+            name = f"**{m}** (pick)" if m == pick else f"{m} (fewer seeds: no candidate)" if short else m
             print(f"| {noise} | {fraction:g} | {name} | {len(g)} | {val[m]:.2f} | {mean(test):.2f}{sd} | "
                   + " / ".join(f"{x:.2f}" for x in test) + " |")
-        seeds = sorted({r["seed"] for g in models.values() for r in g})
         verdicts.append(f"- {noise}, {fraction:g} clean (seeds {', '.join(seeds)}): "
                         + verdict(noise, fraction, models, pick))
+        if noise == "permutation":
+            d_bars.append(f"- {fraction:g} clean: " + wsgan_bar(models, len(seeds)))
     print("\n" + "\n".join(verdicts))
+    print("\nIssue 18 (the wsgan D >= clean-only, means of 3 seeds):\n" + "\n".join(d_bars))
+
+
+def wsgan_bar(models: dict[str, list[dict]], n_seeds: int) -> str:
+    base = mean(pct(models["clean-only"], "top1"))
+    parts = []
+    for m in WSGAN:
+        if m in models:
+            test, seeds = mean(pct(models[m], "top1")), len(models[m])
+            state = ("met" if test >= base else "not met") if seeds >= 3 and seeds == n_seeds else "too few seeds"
+            parts.append(f"{m} {test:.2f} ({seeds} seed{'s' if seeds > 1 else ''}) vs clean-only {base:.2f}, "
+                         f"{test - base:+.2f}: {state}")
+    return "; ".join(parts) or "no D run"
 
 
 if __name__ == "__main__":

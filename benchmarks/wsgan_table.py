@@ -9,9 +9,10 @@ named `wsgan:VARIANT`; the `nr-wsgan` and `nr-wsgan-frozen` runs on a variant's 
 std over seeds), the model that mean validation picks at each fraction (report.chosen_models), and the paired
 differences of PAIRS, seed by seed, where both runs of a pair exist on two seeds or more. Rows already in
 wsgan.csv that no finished run here replaces (same model, clean fraction and seed) are kept: a session adds its
-seeds to those of earlier sessions, whose run folders it does not have. The `wsgan` rows of wsgan.csv are the
-paper's D (attention branches, its own pseudo-labels): full_wsgan.yaml trained that D until 6efecf4 and trains
-the teacher-target D since; the paper's D is re-run as the `attention` variant.
+seeds to those of earlier sessions, whose run folders it does not have. A `wsgan` row is full_wsgan.yaml's D as
+the preset stood when it ran: until 6efecf4 the paper's D (attention branches, its own pseudo-labels), since then
+the teacher-target D; the one run of the former (5%, seed 0) is kept in wsgan.csv as `wsgan:attention`, the
+variant that re-runs that D.
 """
 from __future__ import annotations
 
