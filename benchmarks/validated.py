@@ -13,7 +13,7 @@ import csv
 from pathlib import Path
 from statistics import mean, stdev
 
-from weakgan.report import COLUMNS, chosen_models
+from weakgan.report import COLUMNS, candidate_models, chosen_models
 
 RESULTS = Path(__file__).resolve().parent / "results"
 OUT = RESULTS / "validated.csv"
@@ -22,10 +22,11 @@ SOURCES = {"full_preset.csv": "full preset: smallcnn, 6 epochs (nr, nr-match: +2
            "informative_noise.csv": "informative_noise.py: smallcnn, 3 epochs (nr: +3 from the teacher; "
                                     "round 2 / 3 / 4: +3 from the previous round)"}
 # Issue 18's wsgan D (benchmarks/presets/full_wsgan.yaml: no attention branches, the teacher's soft targets), from
-# wsgan.csv, named here by its D epochs; the first variant found at a split is taken (below 25% clean the
-# autoshare runs are the -teacher runs: a quarter of D's real images are clean either way, so they were not re-run).
-WSGAN = {"wsgan": ("wsgan:noattn-teacher-autoshare", "wsgan:noattn-teacher"),
-         "wsgan-4ep": ("wsgan:noattn-teacher-autoshare-4ep",)}
+# wsgan.csv, named here by its D epochs: name -> (D epochs, wsgan.csv's variants); the first variant found at a
+# split is taken (below 25% clean the autoshare runs are the -teacher runs: a quarter of D's real images are clean
+# either way, so they were not re-run).
+WSGAN = {"wsgan": (2, ("wsgan:noattn-teacher-autoshare", "wsgan:noattn-teacher")),
+         "wsgan-4ep": (4, ("wsgan:noattn-teacher-autoshare-4ep",))}
 WSGAN_SOURCE = ("wsgan.csv: smallcnn D started as its split's clean-only run of that file, then {} D epochs "
                 "(full_wsgan.yaml)")
 PERMUTATION_TARGET = {0.05: 91.0, 0.1: 92.0, 0.2: 93.0, 0.5: 94.0, 0.7: 94.5}
@@ -51,8 +52,7 @@ def wsgan_rows(rows: list[dict]) -> list[dict]:
     for (model, *key), r in found.items():
         if model == "clean-only" and tuple(key) not in have:
             out.append({**{c: r[c] for c in COLUMNS}, "source": "wsgan.csv: the full preset's clean-only run"})
-    for name, variants in WSGAN.items():
-        epochs = 4 if name.endswith("4ep") else 2
+    for name, (epochs, variants) in WSGAN.items():
         for key in sorted({tuple(k) for (m, *k) in found if m in variants}):
             r = next(found[(v, *key)] for v in variants if (v, *key) in found)
             out.append({**{c: r[c] for c in COLUMNS}, "model": name, "source": WSGAN_SOURCE.format(epochs)})
@@ -97,13 +97,13 @@ def main() -> None:
         val = {m: mean(pct(g, "val_top1")) for m, g in models.items()}
         # the package's own pick (ties: the model listed first, in the preset's order the simpler one; models
         # run on fewer of the group's seeds than others are no candidates)
-        pick = chosen_models([r for g in models.values() for r in g])[fraction]
-        seeds = sorted({r["seed"] for g in models.values() for r in g})
+        group = [r for g in models.values() for r in g]
+        pick, candidates = chosen_models(group)[fraction], candidate_models(group)[fraction]
+        seeds = sorted({r["seed"] for r in group})
         for m, g in models.items():
             test = pct(g, "top1")
             sd = f" ± {stdev(test):.2f}" if len(test) > 1 else ""
-            short = len({r["seed"] for r in g}) < len(seeds)
-            name = f"**{m}** (pick)" if m == pick else f"{m} (fewer seeds: no candidate)" if short else m
+            name = f"**{m}** (pick)" if m == pick else m if m in candidates else f"{m} (fewer seeds: no candidate)"
             print(f"| {noise} | {fraction:g} | {name} | {len(g)} | {val[m]:.2f} | {mean(test):.2f}{sd} | "
                   + " / ".join(f"{x:.2f}" for x in test) + " |")
         verdicts.append(f"- {noise}, {fraction:g} clean (seeds {', '.join(seeds)}): "

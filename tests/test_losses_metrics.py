@@ -80,7 +80,7 @@ def test_flip_tta_is_the_mean_over_an_image_and_its_mirror():
 
 
 def test_report_picks_the_model_on_validation_and_says_where_nr_wsgan_loses():
-    from weakgan.report import chosen_model_table, chosen_models, comparison, results_table
+    from weakgan.report import candidate_models, chosen_model_table, chosen_models, comparison, results_table
     rows = [{"model": m, "clean_fraction": f, "seed": s, "top1": a, "val_top1": v}
             for m, f, s, a, v in [("clean-only", "0.05", 0, 0.88, 0.87), ("clean-only", "0.05", 1, 0.90, 0.89),
                                   ("nr-wsgan", "0.05", 0, 0.885, 0.90), ("clean-only", "0.5", 0, 0.93, 0.91),
@@ -88,6 +88,7 @@ def test_report_picks_the_model_on_validation_and_says_where_nr_wsgan_loses():
     # at 0.5 nr-wsgan has the better validation mean though clean-only has the better test figure; naive
     # has no validation figure and cannot be chosen, however good its test figure. At 0.05 nr-wsgan ran on one
     # of the two seeds: its mean is over another set of splits, so it is no candidate until it has both
+    assert candidate_models(rows) == {0.05: ["clean-only"], 0.5: ["clean-only", "nr-wsgan"]}
     assert chosen_models(rows) == {0.05: "clean-only", 0.5: "nr-wsgan"}
     assert chosen_models(rows + [dict(rows[2], seed=1)]) == {0.05: "nr-wsgan", 0.5: "nr-wsgan"}
     # results.csv keeps four digits of each val_top1: 1658 of 1800 images for both models below, which the

@@ -112,26 +112,31 @@ def _means(rows: list[dict], metric: str = "top1") -> dict[tuple[str, float], fl
     return {k: float(np.mean(v)) for k, v in by_model_and_fraction(rows, metric).items()}
 
 
-def chosen_models(rows: list[dict]) -> dict[float, str]:
-    """{clean fraction: the model with the best mean validation top-1 there}, among the models whose every run
-    at that fraction has a validation figure and that ran on every seed run there (a split's seed moves all its
-    models alike, so a mean over fewer seeds is not comparable; if no model has them all, every model competes).
-    The test set plays no part in the choice. Means are compared to the 0.01 point that tables show: results.csv
-    keeps four digits of each val_top1, so a finer difference is rounding, not images; ties go to the model
-    listed first."""
+def candidate_models(rows: list[dict]) -> dict[float, list[str]]:
+    """{clean fraction: the models that may be chosen there}: those whose every run at that fraction has a
+    validation figure and that ran on every seed run there (a split's seed moves all its models alike, so a mean
+    over fewer seeds is not comparable; if no model has them all, every model with validation figures competes).
+    Models keep the order of their first row."""
     test_counts = by_model_and_fraction(rows, "top1")
     val = by_model_and_fraction(rows, "val_top1")
     seeds: dict[tuple[str, float], set] = defaultdict(set)
     for r in rows:
         seeds[(r["model"], float(r["clean_fraction"]))].add(str(r.get("seed")))
-    chosen = {}
+    out = {}
     for f in sorted({f for _, f in val}):
-        full = [(m, v) for (m, g), v in val.items() if g == f and len(v) == len(test_counts[(m, g)])]
-        every = set().union(*(seeds[(m, f)] for m, _ in full)) if full else set()
-        full = [(m, v) for m, v in full if seeds[(m, f)] == every] or full
-        if full:
-            chosen[f] = max(full, key=lambda t: round(float(np.mean(t[1])), 2))[0]
-    return chosen
+        full = [m for (m, g), v in val.items() if g == f and len(v) == len(test_counts[(m, g)])]
+        every = set().union(*(seeds[(m, f)] for m in full)) if full else set()
+        out[f] = [m for m in full if seeds[(m, f)] == every] or full
+    return out
+
+
+def chosen_models(rows: list[dict]) -> dict[float, str]:
+    """{clean fraction: the model with the best mean validation top-1 there}, among candidate_models. The test set
+    plays no part in the choice. Means are compared to the 0.01 point that tables show: results.csv keeps four
+    digits of each val_top1, so a finer difference is rounding, not images; ties go to the model listed first."""
+    val = by_model_and_fraction(rows, "val_top1")
+    return {f: max(models, key=lambda m: round(float(np.mean(val[(m, f)])), 2))
+            for f, models in candidate_models(rows).items() if models}
 
 
 def chosen_model_table(rows: list[dict], paper: dict[str, dict[float, float]]) -> str:
