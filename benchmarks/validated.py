@@ -136,8 +136,8 @@ def wsgan_bar(models: dict[str, list[dict]], n_seeds: int, teachers: dict[tuple,
                       for r in models[m] if split_of(r) in teachers]
             state = ("met" if test >= base else "not met") if seeds >= 3 and seeds == n_seeds else "too few seeds"
             parts.append(f"{m} {test:.2f} ({seeds} seed{'s' if seeds > 1 else ''}) vs clean-only {base:.2f}, "
-                         f"{test - base:+.2f}: {state}; paired with wsgan.csv's clean-only "
-                         f"{mean(paired):+.2f} ({' / '.join(f'{d:+.2f}' for d in paired)})")
+                         f"{test - base:+.2f}: {state}" + (f"; paired with wsgan.csv's clean-only {mean(paired):+.2f} "
+                                                           f"({' / '.join(f'{d:+.2f}' for d in paired)})" if paired else ""))
     return "; ".join(parts) or "no D run"
 
 
