@@ -8,7 +8,9 @@
 set -euo pipefail
 seeds=${1:?seeds, e.g. 0,1,2}; fractions=${2:?fractions, e.g. 0.05,0.5}
 full=${3:-reports/full}; out=${4:-reports/wsgan_ablation}
-# Every variant names the D settings it measures, so that it stays the same run when full_wsgan.yaml's choices change.
+# Every variant names the D settings it measures, so that it stays the same run when full_wsgan.yaml's choices change;
+# its D epochs are warm_epochs (the preset's 2, or the variant's own), as when the variants were first run, hence
+# --gan-d-epochs 0 (gan_d_epochs, where set, wins over warm_epochs; full_wsgan.yaml sets 4).
 declare -A flags=(
   # the paper's D (attention branches, its own confident predictions as pseudo-labels); a quarter of D's real
   # images clean (--gan-clean-share 0.25): the default until the autoshare variants below
@@ -35,5 +37,5 @@ for variant in ${VARIANTS:-noattn noattn-nofake noattn-stage3 attention}; do
   echo "== $variant $(date -u +%FT%T)"
   # shellcheck disable=SC2086
   python3 -m weakgan reproduce --preset benchmarks/presets/full_wsgan.yaml --models wsgan --seeds "$seeds" \
-    --fractions "$fractions" --no-progress --out "$out/$variant" ${flags[$variant]}
+    --fractions "$fractions" --no-progress --out "$out/$variant" --gan-d-epochs 0 ${flags[$variant]}
 done

@@ -7,7 +7,11 @@ run, of the full_wsgan preset (FULL/runs, named `wsgan`) and of wsgan_ablation.s
 named `wsgan:VARIANT`; the `nr-wsgan` and `nr-wsgan-frozen` runs on a variant's D as `nr-wsgan:VARIANT` and
 `nr-wsgan-frozen:VARIANT`), at the clean fractions where a wsgan run exists. Prints test and validation top-1 (mean ±
 std over seeds), the model that mean validation picks at each fraction (report.chosen_models), and the paired
-differences of PAIRS, seed by seed, where both runs of a pair exist on two seeds or more. Rows already in
+differences of PAIRS, seed by seed, where both runs of a pair exist on two seeds or more; a run's difference from
+`clean-only` is taken from the clean-only run it started from (its teacher_run, whose test and validation top-1
+wsgan.csv keeps in TEACHER: a split's clean-only run may since have been re-run on another CPU kind, whose figures
+differ by a few tenths; rows made before 2026-12-04 hold wsgan.csv's clean-only row of their split as it stood at
+32496b3, which wsgan.md names where it was not the run's start). Rows already in
 wsgan.csv that no finished run here replaces (same model, clean fraction and seed) are kept: a session adds its
 seeds to those of earlier sessions, whose run folders it does not have. A `wsgan` row is full_wsgan.yaml's D as
 the preset stood when it ran: until 6efecf4 the paper's D (attention branches, its own pseudo-labels), since then
@@ -21,11 +25,14 @@ import json
 from pathlib import Path
 from statistics import mean, stdev
 
+import yaml
+
 from weakgan.report import chosen_models, results_table, row_from_metrics, write_results_csv
 
 from rows import rows_not_made   # benchmarks/rows.py (scripts run from benchmarks/ as their first path)
 
 OUT = Path(__file__).resolve().parent / "results" / "wsgan.csv"
+TEACHER = ("teacher_top1", "teacher_val_top1")   # of the run's teacher_run: the clean-only run it started from
 CLASSIFIERS = ("clean-only", "nr", "nr-match")
 ON_D = ("wsgan", "nr-wsgan", "nr-wsgan-frozen")   # the models of a variant's folder: its D, and nr with D as residual
 # (model, baseline): what one change to the D adds, paired by seed on the same split (wsgan.md's "what each part adds")
@@ -50,13 +57,26 @@ def runs(folder: Path, models: tuple[str, ...], suffix: str = "") -> list[dict]:
     for metrics in sorted(folder.glob("runs/*/metrics.json")):
         m = json.loads(metrics.read_text())
         if m["model"] in models:
-            rows.append({**row_from_metrics(m), "model": m["model"] + suffix})
+            rows.append({**row_from_metrics(m), **teacher_figures(metrics.parent), "model": m["model"] + suffix})
     return rows
+
+
+def teacher_figures(run: Path) -> dict:
+    """TEACHER's figures of the run's teacher_run (a path relative to where the run was started: the repo root)."""
+    teacher = yaml.safe_load((run / "config.yaml").read_text()).get("teacher_run") or ""
+    if not teacher or not (Path(teacher) / "metrics.json").exists():
+        return {}
+    m = json.loads((Path(teacher) / "metrics.json").read_text())
+    return {"teacher_top1": m["top1"], "teacher_val_top1": m.get("val_top1")}
 
 
 def paired_differences(rows: list[dict]) -> list[str]:
     """Per fraction and pair: mean ± std over seeds of model minus baseline (test, then validation), per seed."""
     score = {(r["model"], float(r["clean_fraction"]), int(r["seed"])): r for r in rows}
+
+    def base_of(model: str, base: str, f: float, s: int, key: str) -> float:
+        own = score[model, f, s].get(TEACHER[key == "val_top1"]) if base == "clean-only" else None
+        return float(own) if own not in (None, "") else float(score[base, f, s][key])
     lines = []
     for f in sorted({float(r["clean_fraction"]) for r in rows}):
         for model, base in PAIRS:
@@ -65,7 +85,7 @@ def paired_differences(rows: list[dict]) -> list[str]:
                 continue
             text = []
             for key in ("top1", "val_top1"):
-                d = [100 * (float(score[model, f, s][key]) - float(score[base, f, s][key])) for s in seeds]
+                d = [100 * (float(score[model, f, s][key]) - base_of(model, base, f, s, key)) for s in seeds]
                 text.append(f"{mean(d):+.2f} ± {stdev(d):.2f} ({' / '.join(f'{x:+.2f}' for x in d)})")
             lines.append(f"{f:g}: {model} - {base}, seeds {seeds}: test {text[0]}, validation {text[1]}")
     return lines
@@ -85,7 +105,7 @@ def main() -> None:
     seeds = {(float(r["clean_fraction"]), int(r["seed"])) for r in wsgan}
     rows = [r for r in rows if (float(r["clean_fraction"]), int(r["seed"])) in seeds]   # the wsgan runs' splits
     rows += rows_not_made(OUT, lambda r: (r["model"], float(r["clean_fraction"]), int(r["seed"])), rows)
-    write_results_csv(rows, OUT)
+    write_results_csv(rows, OUT, extra=TEACHER)
     print(f"{OUT}: {len(rows)} runs\n\nTest top-1:\n\n{results_table(rows, 'top1')}")
     print(f"Validation top-1:\n\n{results_table(rows, 'val_top1')}")
     picks = chosen_models(rows)

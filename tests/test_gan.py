@@ -517,8 +517,10 @@ def tiny_classifier_run(tiny_fashion, tmp_path_factory):
     from weakgan.run import train_run
     out = tmp_path_factory.mktemp("clf_run")
     before = torch.get_num_threads()
+    # min_steps 0 and a narrow backbone: the tests read this run's predictions, not its accuracy
     cfg = Config(data_dir=str(tiny_fashion), model="clean-only", clean_fraction=0.25, epochs=2, batch_size=50,
-                 head_hidden=16, progress=False, threads=1, ema=0.0, eval_batch_size=100, lr=3e-3)
+                 min_steps=0, backbone_width=16, head_hidden=16, progress=False, threads=1, ema=0.0,
+                 eval_batch_size=100, lr=3e-3)
     train_run(cfg, out)
     torch.set_num_threads(before)
     return out

@@ -22,17 +22,19 @@ def row_from_metrics(m: dict) -> dict:
 def _cell(column: str, value) -> str:
     if value is None or value == "":
         return ""
-    if column in ("top1", "top3", "macro_ap", "val_top1"):
+    if column in ("top3", "macro_ap") or column.endswith("top1"):
         return f"{float(value):.4f}"
     return f"{float(value):.1f}" if column == "train_seconds" else str(value)
 
 
-def write_results_csv(rows: list[dict], path: str | Path) -> None:
+def write_results_csv(rows: list[dict], path: str | Path, extra: tuple[str, ...] = ()) -> None:
+    """The results contract (COLUMNS), then any `extra` columns a benchmark adds (empty where a row has none)."""
+    columns = [*COLUMNS, *extra]
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     w.writeheader()
     for r in sorted(rows, key=lambda r: (r["model"], float(r["clean_fraction"]), r["noise"], int(r["seed"]))):
-        w.writerow({c: _cell(c, r.get(c)) for c in COLUMNS})
+        w.writerow({c: _cell(c, r.get(c)) for c in columns})
     atomic_write_text(path, buf.getvalue())
 
 
