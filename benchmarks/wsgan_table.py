@@ -10,8 +10,8 @@ std over seeds), the model that mean validation picks at each fraction (report.c
 differences of PAIRS, seed by seed, where both runs of a pair exist on two seeds or more; a run's difference from
 `clean-only` is taken from the clean-only run it started from (its teacher_run, whose test and validation top-1
 wsgan.csv keeps in TEACHER: a split's clean-only run may since have been re-run on another CPU kind, whose figures
-differ by a few tenths; rows made before 2026-12-04 hold wsgan.csv's clean-only row of their split as it stood at
-32496b3, which wsgan.md names where it was not the run's start). Rows already in
+differ by a few tenths; for rows made before 2026-12-04 the figures were filled in from wsgan.md's record of each
+run's start). Rows already in
 wsgan.csv that no finished run here replaces (same model, clean fraction and seed) are kept: a session adds its
 seeds to those of earlier sessions, whose run folders it does not have. A `wsgan` row is full_wsgan.yaml's D as
 the preset stood when it ran: until 6efecf4 the paper's D (attention branches, its own pseudo-labels), since then
