@@ -79,6 +79,21 @@ def test_flip_tta_is_the_mean_over_an_image_and_its_mirror():
     assert torch.allclose(both.sum(1), torch.ones(3))
 
 
+def test_results_csv_keeps_the_contract_columns_first_and_a_benchmark_s_extra_ones(tmp_path):
+    from weakgan.report import COLUMNS, read_results_csv, write_results_csv
+    run = {"model": "wsgan", "clean_fraction": 0.05, "noise": "permutation", "seed": 2, "top1": 0.89412,
+           "top3": 0.98961, "macro_ap": 0.95, "train_seconds": 383.94, "device": "cpu:2threads", "val_top1": 0.908,
+           "teacher_top1": 0.886, "ignored": 1}
+    write_results_csv([run, dict(run, model="clean-only", teacher_top1=None)], tmp_path / "r.csv",
+                      extra=("teacher_top1",))
+    rows = read_results_csv(tmp_path / "r.csv")
+    assert list(rows[0]) == [*COLUMNS, "teacher_top1"] and [r["model"] for r in rows] == ["clean-only", "wsgan"]
+    assert rows[1]["top1"] == "0.8941" and rows[1]["teacher_top1"] == "0.8860" and rows[0]["teacher_top1"] == ""
+    assert rows[1]["train_seconds"] == "383.9"
+    write_results_csv([run], tmp_path / "plain.csv")   # without extra: the contract only
+    assert list(read_results_csv(tmp_path / "plain.csv")[0]) == COLUMNS
+
+
 def test_report_picks_the_model_on_validation_and_says_where_nr_wsgan_loses():
     from weakgan.report import candidate_models, chosen_model_table, chosen_models, comparison, results_table
     rows = [{"model": m, "clean_fraction": f, "seed": s, "top1": a, "val_top1": v}
