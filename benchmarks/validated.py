@@ -28,8 +28,7 @@ SOURCES = {"full_preset.csv": "full preset: smallcnn, 6 epochs (nr, nr-match: +2
 # not re-run).
 WSGAN = {"wsgan": (4, ("wsgan:noattn-teacher-autoshare-4ep",)),
          "wsgan-2ep": (2, ("wsgan:noattn-teacher-autoshare", "wsgan:noattn-teacher"))}
-WSGAN_SOURCE = ("wsgan.csv: smallcnn D started as its split's clean-only run of that file, then {} D epochs "
-                "(full_wsgan.yaml)")
+WSGAN_SOURCE = "wsgan.csv: smallcnn D started as its split's clean-only run, then {} D epochs (full_wsgan.yaml)"
 PERMUTATION_TARGET = {0.05: 91.0, 0.1: 92.0, 0.2: 93.0, 0.5: 94.0, 0.7: 94.5}
 INFORMATIVE_TARGET = 92.5
 
@@ -127,8 +126,7 @@ def main() -> None:
 
 def wsgan_bar(models: dict[str, list[dict]], candidates: list[str]) -> str:
     """Each D's mean test top-1 against clean-only's (full_preset.csv's runs, the table's), and paired seed by seed
-    with the clean-only run it started from (wsgan.csv's teacher_top1: on the machine D ran on, except the 2-epoch
-    rows that wsgan.md names)."""
+    with the clean-only run it started from (wsgan.csv's teacher_top1, a run of the machine D ran on)."""
     base = mean(pct(models["clean-only"], "top1"))
     parts = []
     for m in WSGAN:
