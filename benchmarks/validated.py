@@ -29,6 +29,10 @@ SOURCES = {"full_preset.csv": "full preset: smallcnn, 6 epochs (nr, nr-match: +2
 WSGAN = {"wsgan": (4, ("wsgan:noattn-teacher-autoshare-4ep",)),
          "wsgan-2ep": (2, ("wsgan:noattn-teacher-autoshare", "wsgan:noattn-teacher"))}
 WSGAN_SOURCE = "wsgan.csv: smallcnn D started as its split's clean-only run, then {} D epochs (full_wsgan.yaml)"
+# nr with the preset's D (4 epochs) in place of its residual net, run by full_wsgan.yaml at 5% and 50% clean (the
+# ablation of issue 18): wsgan.csv's rows of the same names
+ON_D = {"nr-wsgan": "wsgan.csv: nr (2 epochs from the clean-only run) with full_wsgan.yaml's D as residual net",
+        "nr-wsgan-frozen": "wsgan.csv: as nr-wsgan, with the D frozen"}
 PERMUTATION_TARGET = {0.05: 91.0, 0.1: 92.0, 0.2: 93.0, 0.5: 94.0, 0.7: 94.5}
 INFORMATIVE_TARGET = 92.5
 
@@ -53,13 +57,15 @@ def wsgan_csv() -> dict[tuple, dict]:
 
 
 def wsgan_rows(rows: list[dict], found: dict[tuple, dict]) -> list[dict]:
-    """The D's runs of wsgan.csv (found) as WSGAN's models, and that file's clean-only runs on the splits where the
-    full preset has none (so that clean-only has every seed the D has)."""
+    """The D's runs of wsgan.csv (found) as WSGAN's models, its runs of ON_D's models, and that file's clean-only runs
+    on the splits where the full preset has none (so that clean-only has every seed the D has)."""
     have = {split_of(r) for r in rows if r["model"] == "clean-only"}
     out = []
     for (model, *key), r in found.items():
         if model == "clean-only" and tuple(key) not in have:
             out.append({**{c: r[c] for c in COLUMNS}, "source": "wsgan.csv: the full preset's clean-only run"})
+        if model in ON_D:
+            out.append({**{c: r[c] for c in COLUMNS}, "source": ON_D[model]})
     for name, (epochs, variants) in WSGAN.items():
         for key in sorted({tuple(k) for (m, *k) in found if m in variants}):
             r = next(found[(v, *key)] for v in variants if (v, *key) in found)

@@ -3,9 +3,10 @@
     python3 benchmarks/wsgan_table.py [--full reports/full] [--ablation reports/wsgan_ablation]
 
 Reads the finished runs' metrics.json: clean-only, nr and nr-match of the full preset (FULL/runs) and every wsgan
-run, of the full_wsgan preset (FULL/runs, named `wsgan`) and of wsgan_ablation.sh's variants (ABLATION/VARIANT,
-named `wsgan:VARIANT`; the `nr-wsgan` and `nr-wsgan-frozen` runs on a variant's D as `nr-wsgan:VARIANT` and
-`nr-wsgan-frozen:VARIANT`), at the clean fractions where a wsgan run exists. Prints test and validation top-1 (mean ±
+run, of the full_wsgan preset (FULL/runs, named `wsgan`, with the `nr-wsgan` and `nr-wsgan-frozen` runs on its D
+under their own names) and of wsgan_ablation.sh's variants (ABLATION/VARIANT, named `wsgan:VARIANT`; the `nr-wsgan`
+and `nr-wsgan-frozen` runs on a variant's D as `nr-wsgan:VARIANT` and `nr-wsgan-frozen:VARIANT`), at the clean
+fractions where a wsgan run exists. Prints test and validation top-1 (mean ±
 std over seeds), the model that mean validation picks at each fraction (report.chosen_models), and the paired
 differences of PAIRS, seed by seed, where both runs of a pair exist on two seeds or more; a run's difference from
 `clean-only` is taken from the clean-only run it started from (its teacher_run, whose test and validation top-1
@@ -49,7 +50,10 @@ PAIRS = [(m, "clean-only") for m in (D, f"{D}-nofake", f"{D}-stage3", f"{D}-teac
     (f"{D}-clean-4ep", "clean-only")] + [
     # D as nr-wsgan's residual net, fine-tuned or frozen (the teacher-target D)
     ("nr-wsgan:noattn-teacher", "nr"), ("nr-wsgan:noattn-teacher", "clean-only"),
-    ("nr-wsgan-frozen:noattn-teacher", "nr-wsgan:noattn-teacher")]
+    ("nr-wsgan-frozen:noattn-teacher", "nr-wsgan:noattn-teacher")] + [
+    # the preset's D (4 epochs), and as nr-wsgan's residual net: against the D itself, fine-tuned against frozen
+    ("wsgan", "clean-only"), ("nr-wsgan", "wsgan"), ("nr-wsgan-frozen", "wsgan"), ("nr-wsgan-frozen", "nr-wsgan"),
+    ("nr-wsgan", "clean-only"), ("nr-wsgan-frozen", "clean-only")]
 
 
 def runs(folder: Path, models: tuple[str, ...], suffix: str = "") -> list[dict]:
@@ -96,7 +100,7 @@ def main() -> None:
     ap.add_argument("--full", default="reports/full")
     ap.add_argument("--ablation", default="reports/wsgan_ablation")
     args = ap.parse_args()
-    wsgan = runs(Path(args.full), ("wsgan",))
+    wsgan = sorted(runs(Path(args.full), ON_D), key=lambda r: ON_D.index(r["model"]))
     for variant in sorted(p for p in Path(args.ablation).glob("*") if p.is_dir()):
         found = runs(variant, ON_D, f":{variant.name}")   # in ON_D's order, as the tables' columns
         wsgan += sorted(found, key=lambda r: ON_D.index(r["model"].split(":")[0]))
