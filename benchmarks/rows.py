@@ -24,3 +24,30 @@ def rows_not_made(path: Path, key: Callable[[dict], tuple], made: list[dict]) ->
     new = {key(r) for r in made}
     with path.open(newline="") as f:
         return [r for r in csv.DictReader(f) if key(r) not in new]
+
+
+def merge_results(into: Path, new: Path) -> int:
+    """Writes `into` anew with `new`'s rows (a `weakgan report` results.csv) in place of any row of the same
+    model, clean fraction, noise and seed, keeping the rest: what a result file gathers over sessions whose run
+    folders are gone. Rows are sorted by model, clean fraction, noise and seed; returns the number of rows."""
+    key = lambda r: (r["model"], float(r["clean_fraction"]), r["noise"], int(r["seed"]))
+    with new.open(newline="") as f:
+        reader = csv.DictReader(f)
+        columns, made = list(reader.fieldnames or []), list(reader)
+    kept = rows_not_made(into, key, made)
+    columns += [c for r in kept for c in r if c not in columns]   # an earlier row's extra column stays
+    rows = sorted(kept + made, key=key)
+    tmp = into.with_suffix(".tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, columns, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(into)
+    return len(rows)
+
+
+if __name__ == "__main__":
+    import sys
+    if len(sys.argv) != 3:
+        sys.exit("usage: python3 benchmarks/rows.py RESULT.csv NEW_results.csv   (NEW's rows replace RESULT's of the same key)")
+    print(f"{sys.argv[1]}: {merge_results(Path(sys.argv[1]), Path(sys.argv[2]))} rows")
