@@ -39,7 +39,7 @@ def merge_results(into: Path, new: Path) -> int:
     rows = sorted(kept + made, key=key)
     tmp = into.with_suffix(".tmp")
     with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, columns, restval="")
+        writer = csv.DictWriter(f, columns, restval="", lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
     tmp.replace(into)

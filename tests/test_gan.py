@@ -333,6 +333,7 @@ def test_pretrain_wsgan_generate_end_to_end(tiny_fashion, tmp_path):
         assert (folder / name).is_file(), name
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["steps"] == 3 and summary["conditioning"]["n_clean"] == len(split.clean_idx)
+    assert summary["precision"] == "none" and summary["precision_reason"]   # fp32 (stage 1), and the choice is on record
     stamp = path.stat().st_mtime_ns
     assert pretrain_generator(cfg, data, split, CPU, cache) == path and path.stat().st_mtime_ns == stamp  # cached
     other = pretrain_generator(dataclasses.replace(cfg, gan_n_critic=1), data, split, CPU, cache, log=lambda *a: None)

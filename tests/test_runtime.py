@@ -249,6 +249,8 @@ def test_two_workers_share_one_contrastive_pretraining(tiny_fashion, tmp_path):
     assert sum("contrastive pretraining ->" in out for out, _ in outs) == 1
     paths = {out.strip().splitlines()[-1] for out, _ in outs}
     assert len(paths) == 1 and paths.pop().endswith("backbone.safetensors")
+    [summary] = [json.loads(p.read_text()) for p in (tmp_path / "cache").glob("contrastive-*/summary.json")]
+    assert summary["precision"] in ("none", "bf16") and summary["precision_reason"]   # the speed choice is on record
 
 
 def test_logs_read_in_batches_as_on_an_accelerator_give_the_same_run(tiny_fashion, tmp_path, monkeypatch, capsys):

@@ -114,6 +114,7 @@ def pretrain_contrastive(cfg: Config, data: Dataset, device: torch.device, cache
         summary = fit(stage, pre, pre.steps(len(data.train)), folder / "checkpoint.pt",
                       {"stage": "contrastive", "key": folder.name}, name="contrastive")
         atomic_write_text(folder / "summary.json", json.dumps(
-            {"train_seconds": summary["train_seconds"], "steps": summary["steps"], "history": summary["history"]}) + "\n")
+            {"train_seconds": summary["train_seconds"], "steps": summary["steps"], "precision": summary["precision"],
+             "precision_reason": summary["precision_reason"], "history": summary["history"]}) + "\n")
         save_weights(weights, {f"backbone.{k}": v for k, v in stage.model.backbone.state_dict().items()})
     return weights

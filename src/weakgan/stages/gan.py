@@ -218,6 +218,7 @@ def pretrain_generator(cfg, data: Dataset, split: Split, device: torch.device, c
         atomic_write_text(folder / "classes.json", json.dumps(data.class_names) + "\n")
         atomic_write_text(folder / "summary.json", json.dumps(
             {"train_seconds": summary["train_seconds"], "steps": summary["steps"], "conditioning": info,
+             "precision": summary["precision"], "precision_reason": summary["precision_reason"],
              "real_images_per_second": steps * cfg.gan_n_critic * cfg.gan_batch_size
              / max(summary["train_seconds"], 1e-9), "history": summary["history"]}) + "\n")
         class_grid(generator, data.class_names, folder / "grid.png")
