@@ -4,12 +4,11 @@ show. Run folders do not outlive a session, so the CSV (gathered with `python3 b
 
     python3 benchmarks/paper_table.py [benchmarks/results/paper_preset.csv]     # prints the markdown table
 """
-import csv
 import sys
-from collections import defaultdict
 from pathlib import Path
 from statistics import mean
 
+from compare_presets import read   # benchmarks/compare_presets.py (scripts run from benchmarks/ as their first path)
 from weakgan.sweep import PAPER_TABLE1, PAPER_TABLE2
 
 # the preset's models in its own order (src/weakgan/presets/paper.yaml)
@@ -20,9 +19,7 @@ DIFFERENCES = [("`nr` minus Table 1", "nr", "T1"), ("`nr-wsgan` minus Table 2", 
 
 
 def table(path: Path) -> str:
-    cells = defaultdict(list)
-    for r in csv.DictReader(path.open()):
-        cells[r["model"], float(r["clean_fraction"])].append(r)
+    cells = read(path)
     fractions = sorted(PAPER_TABLE1)
     models = [m for m in MODELS if any((m, f) in cells for f in fractions)]
 
