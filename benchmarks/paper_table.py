@@ -9,10 +9,10 @@ from pathlib import Path
 from statistics import mean
 
 from compare_presets import read   # benchmarks/compare_presets.py (scripts run from benchmarks/ as their first path)
+from weakgan.reproduce import load_preset
 from weakgan.sweep import PAPER_TABLE1, PAPER_TABLE2
 
-# the preset's models in its own order (src/weakgan/presets/paper.yaml)
-MODELS = ["clean-only", "naive", "nr", "wsgan", "nr-wsgan", "nr-wsgan-nofake", "nr-wsgan-frozen"]
+MODELS = load_preset("paper")["models"]   # in the preset's own order
 # (label, minuend, subtrahend): a model name or "T1"/"T2" for the paper's tables
 DIFFERENCES = [("`nr` minus Table 1", "nr", "T1"), ("`nr-wsgan` minus Table 2", "nr-wsgan", "T2"),
                ("`nr` minus `clean-only`", "nr", "clean-only"), ("`nr-wsgan` minus `clean-only`", "nr-wsgan", "clean-only")]
