@@ -36,7 +36,11 @@ VARIANTS = {"naive": (["--model", "naive"], None),
             # (its predictions and the posterior given the label, again), and the student starts as it
             "nr+posterior-round2": (["--model", "nr", "--teacher-posterior"], "nr+posterior"),
             "nr+posterior-round3": (["--model", "nr", "--teacher-posterior"], "nr+posterior-round2"),
-            "nr+posterior-round4": (["--model", "nr", "--teacher-posterior"], "nr+posterior-round3")}
+            "nr+posterior-round4": (["--model", "nr", "--teacher-posterior"], "nr+posterior-round3"),
+            # a last round with FixMatch-style consistency on strongly augmented views (nr-match) instead of
+            # plain nr: where the posterior targets have stopped improving from round to round, the strong views
+            # are a regularizer that the earlier rounds lacked
+            "nr-match+posterior-round4": (["--model", "nr-match", "--teacher-posterior"], "nr+posterior-round3")}
 
 
 def train(args: list[str], out: Path) -> dict:
@@ -77,16 +81,17 @@ def run(a) -> None:
                 m2 = train(args, out / f"{variant}_{noise.replace(':', '')}")
                 rows.append(row(m2, noise, variant))
     # the CSV keeps the rows of earlier invocations that this one did not make (other seeds, noises, variants)
-    kept = rows_not_made(RESULTS, row_key, rows)
-    with open(RESULTS, "w", newline="") as f:
+    results = Path(a.results)
+    kept = rows_not_made(results, row_key, rows)
+    with open(results, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=[*COLUMNS, "variant"], lineterminator="\n")
         w.writeheader()
         w.writerows(kept + rows)
-    print(f"-> {RESULTS}")
+    print(f"-> {results}")
 
 
-def summary() -> None:
-    rows = list(csv.DictReader(open(RESULTS)))
+def summary(results: Path) -> None:
+    rows = list(csv.DictReader(open(results)))
     groups: dict[tuple[str, str], list[dict]] = {}
     for r in rows:
         groups.setdefault((r["noise"], r["variant"]), []).append(r)
@@ -116,6 +121,8 @@ if __name__ == "__main__":
     p.add_argument("--variants", default=",".join(VARIANTS), help="in order (a round 2 after its first round)")
     p.add_argument("--flags", default="", help="more `weakgan train` flags for every run")
     p.add_argument("--out", default="runs/informative")
+    p.add_argument("--results", default=str(RESULTS), help="the CSV its rows go to (a run on another machine: "
+                   "its own file, so that one table never mixes two machines' arithmetic)")
     p.add_argument("--summary", action="store_true")
     a = p.parse_args()
-    summary() if a.summary else run(a)
+    summary(Path(a.results)) if a.summary else run(a)
