@@ -21,6 +21,11 @@ OUT = RESULTS / "validated.csv"
 SOURCES = {"full_preset.csv": "full preset: smallcnn, 6 epochs (nr, nr-match: +2 from the teacher)",
            "informative_noise.csv": "informative_noise.py: smallcnn, 3 epochs (nr: +3 from the teacher; "
                                     "round 2 / 3 / 4: +3 from the previous round)"}
+# runs made again on another machine: each file is a group of its own (a pick among runs of one machine's
+# arithmetic, never a mix): file -> (source, the machine, shown beside the noise)
+REPLICATIONS = {"informative_noise_epyc.csv": ("informative_noise.py on a 2-core AMD EPYC (Zen 4): the symmetric:0.4 "
+                                               "chain again, and a last round with consistency (nr-match)",
+                                               "AMD EPYC")}
 # Issue 18's wsgan D (benchmarks/presets/full_wsgan.yaml: no attention branches, the teacher's soft targets), from
 # wsgan.csv: name -> (D epochs, wsgan.csv's variants); `wsgan` is the preset's D (4 epochs since wsgan.md's section
 # "Four D epochs on seed 2 at 5%"), `wsgan-2ep` its D before. The first variant found at a split is taken (below 25%
@@ -38,13 +43,19 @@ INFORMATIVE_TARGET = 92.5
 
 
 def load(found: dict[tuple, dict]) -> list[dict]:
-    """Every row of SOURCES, then found's (wsgan.csv's) rows of the D and the clean-only runs it adds."""
+    """Every row of SOURCES, then found's (wsgan.csv's) rows of the D and the clean-only runs it adds, then the rows
+    of REPLICATIONS (`machine` set: groups of their own)."""
     rows = []
-    for name, source in SOURCES.items():
+    files = [(name, source, "") for name, source in SOURCES.items()]
+    replications = [(name, source, machine) for name, (source, machine) in REPLICATIONS.items()
+                    if (RESULTS / name).exists()]
+    for name, source, machine in files + replications:
         for r in csv.DictReader(open(RESULTS / name)):
             # informative_noise.csv names its nr variants in `variant` (nr with the teacher's posterior)
-            rows.append({**{c: r[c] for c in COLUMNS}, "model": r.get("variant") or r["model"], "source": source})
-    return rows + wsgan_rows(rows, found)
+            rows.append({**{c: r[c] for c in COLUMNS}, "model": r.get("variant") or r["model"], "source": source,
+                         "machine": machine})
+    mine = [r for r in rows if not r["machine"]]
+    return mine + wsgan_rows(mine, found) + [r for r in rows if r["machine"]]
 
 
 def split_of(r: dict) -> tuple[str, float, str]:
@@ -74,10 +85,12 @@ def wsgan_rows(rows: list[dict], found: dict[tuple, dict]) -> list[dict]:
     return out
 
 
-def groups(rows: list[dict]) -> dict[tuple[str, float], dict[str, list[dict]]]:
-    out: dict[tuple[str, float], dict[str, list[dict]]] = {}
+def groups(rows: list[dict]) -> dict[tuple[str, float, str], dict[str, list[dict]]]:
+    """(noise, clean fraction, machine of a replication or "") -> model -> its rows."""
+    out: dict[tuple[str, float, str], dict[str, list[dict]]] = {}
     for r in rows:
-        out.setdefault((r["noise"], float(r["clean_fraction"])), {}).setdefault(r["model"], []).append(r)
+        key = (r["noise"], float(r["clean_fraction"]), r.get("machine", ""))
+        out.setdefault(key, {}).setdefault(r["model"], []).append(r)
     return out
 
 
@@ -109,7 +122,9 @@ def main() -> None:
     print("| noise | clean | model | seeds | validation top-1 (%) | test top-1 (%), mean ± std | per seed |")
     print("|---|---|---|---|---|---|---|")
     verdicts, d_bars = [], []
-    for (noise, fraction), models in sorted(groups(rows).items(), key=lambda kv: (kv[0][0] != "permutation", kv[0])):
+    for (noise, fraction, machine), models in sorted(groups(rows).items(),
+                                                     key=lambda kv: (kv[0][0] != "permutation", kv[0])):
+        shown = f"{noise} ({machine})" if machine else noise
         val = {m: mean(pct(g, "val_top1")) for m, g in models.items()}
         # the package's own pick (ties: the model listed first, in the preset's order the simpler one; models
         # run on fewer of the group's seeds than others are no candidates)
@@ -120,9 +135,9 @@ def main() -> None:
             test = pct(g, "top1")
             sd = f" ± {stdev(test):.2f}" if len(test) > 1 else ""
             name = f"**{m}** (pick)" if m == pick else m if m in candidates else f"{m} (fewer seeds: no candidate)"
-            print(f"| {noise} | {fraction:g} | {name} | {len(g)} | {val[m]:.2f} | {mean(test):.2f}{sd} | "
+            print(f"| {shown} | {fraction:g} | {name} | {len(g)} | {val[m]:.2f} | {mean(test):.2f}{sd} | "
                   + " / ".join(f"{x:.2f}" for x in test) + " |")
-        verdicts.append(f"- {noise}, {fraction:g} clean (seeds {', '.join(seeds)}): "
+        verdicts.append(f"- {shown}, {fraction:g} clean (seeds {', '.join(seeds)}): "
                         + verdict(noise, fraction, models, pick))
         if noise == "permutation":
             d_bars.append(f"- {fraction:g} clean: " + wsgan_bar(models, candidates))
