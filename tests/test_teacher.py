@@ -135,10 +135,17 @@ def test_sweeps_order_a_splits_runs_after_what_they_read():
 
 def test_a_later_round_trains_its_chain_of_teachers_and_starts_as_the_previous_round(tiny_fashion, tmp_path):
     from safetensors.torch import load_file
+    from weakgan.recipes import unused_settings
     from weakgan.sweep import run_config, with_dependencies
     assert with_dependencies(["nr-round3"], Config()) == ["clean-only", "nr", "nr-round2", "nr-round3"]
     assert run_config(Config(noise="permutation"), "nr-round3", 0.1, 2, Path("o")).teacher_run == \
         str(Path("o/runs/nr-round2_p0.1_permutation_s2"))
+    # the consistency round: taught by round 3, and the only one of the chain that reads the consistency settings
+    assert with_dependencies(["nr-match-round4"], Config())[-2:] == ["nr-round3", "nr-match-round4"]
+    last = run_config(Config(noise="permutation"), "nr-match-round4", 0.1, 2, Path("o"))
+    assert last.teacher_run == str(Path("o/runs/nr-round3_p0.1_permutation_s2"))
+    assert "consistency_weight" not in unused_settings(last)
+    assert "consistency_weight" in unused_settings(run_config(Config(), "nr-round3", 0.1, 2, Path("o")))
     common = ["--data-dir", str(tiny_fashion), "--clean-fraction", "0.2", "--noise", "symmetric:0.4",
               "--pretrain", "teacher", *TINY]
     out = tmp_path / "r2"

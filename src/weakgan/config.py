@@ -24,8 +24,8 @@ from weakgan.runtime import PRECISIONS
 @dataclass
 class Config:
     # what to train
-    model: str = "nr"                 # clean-only | naive | nr | nr-match | nr-round2 | nr-round3 | wsgan |
-                                      # nr-wsgan[-nofake|-frozen|-round2]
+    model: str = "nr"                 # clean-only | naive | nr | nr-match | nr-round2 | nr-round3 |
+                                      # nr-match-round4 | wsgan | nr-wsgan[-nofake|-frozen|-round2]
                                       # (recipes.py)
     seed: int = 0                     # seeds the split, the initial weights, batches and augmentation
     # data

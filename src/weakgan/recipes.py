@@ -49,6 +49,9 @@ RECIPES = {
     # run was, so rounds gain most where the labels carry information (informative_noise.md)
     "nr-round2": Recipe("classifier", batches="mixed", teacher="nr"),
     "nr-round3": Recipe("classifier", batches="mixed", teacher="nr-round2"),
+    # a last round with consistency on strongly augmented views (nr-match taught by round 3): where the
+    # posterior targets stop improving from round to round, the strong views still regularize
+    "nr-match-round4": Recipe("classifier", batches="mixed", teacher="nr-round3", consistency=True),
     # a second round of self-training: taught by the split's nr-wsgan run
     "nr-wsgan-round2": Recipe("nr-wsgan", batches="mixed", teacher="nr-wsgan", reads_wsgan=True, fakes=True,
                               erase=True),
