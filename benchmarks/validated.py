@@ -23,8 +23,8 @@ SOURCES = {"full_preset.csv": "full preset: smallcnn, 6 epochs (nr, nr-match: +2
                                     "round 2 / 3 / 4: +3 from the previous round)"}
 # runs made again on another machine: each file is a group of its own (a pick among runs of one machine's
 # arithmetic, never a mix): file -> (source, the machine, shown beside the noise)
-REPLICATIONS = {"informative_noise_epyc.csv": ("informative_noise.py on a 2-core AMD EPYC (Zen 4): the symmetric:0.4 "
-                                               "chain again, and a last round with consistency (nr-match)",
+REPLICATIONS = {"informative_noise_epyc.csv": ("informative_noise.py on a 2-core AMD EPYC (Zen 4): both noises' "
+                                               "chains again, and a last round with consistency (nr-match)",
                                                "AMD EPYC")}
 # Issue 18's wsgan D (benchmarks/presets/full_wsgan.yaml: no attention branches, the teacher's soft targets), from
 # wsgan.csv: name -> (D epochs, wsgan.csv's variants); `wsgan` is the preset's D (4 epochs since wsgan.md's section
