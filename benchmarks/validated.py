@@ -45,17 +45,17 @@ INFORMATIVE_TARGET = 92.5
 def load(found: dict[tuple, dict]) -> list[dict]:
     """Every row of SOURCES, then found's (wsgan.csv's) rows of the D and the clean-only runs it adds, then the rows
     of REPLICATIONS (`machine` set: groups of their own)."""
-    rows = []
-    files = [(name, source, "") for name, source in SOURCES.items()]
-    replications = [(name, source, machine) for name, (source, machine) in REPLICATIONS.items()
-                    if (RESULTS / name).exists()]
-    for name, source, machine in files + replications:
-        for r in csv.DictReader(open(RESULTS / name)):
-            # informative_noise.csv names its nr variants in `variant` (nr with the teacher's posterior)
-            rows.append({**{c: r[c] for c in COLUMNS}, "model": r.get("variant") or r["model"], "source": source,
-                         "machine": machine})
-    mine = [r for r in rows if not r["machine"]]
-    return mine + wsgan_rows(mine, found) + [r for r in rows if r["machine"]]
+    rows = [r for name, source in SOURCES.items() for r in read(name, source, "")]
+    replicated = [r for name, (source, machine) in REPLICATIONS.items() if (RESULTS / name).exists()
+                  for r in read(name, source, machine)]
+    return rows + wsgan_rows(rows, found) + replicated
+
+
+def read(name: str, source: str, machine: str) -> list[dict]:
+    """The rows of results file `name`, each with its source and machine ("": not a replication)."""
+    # informative_noise.csv names its nr variants in `variant` (nr with the teacher's posterior)
+    return [{**{c: r[c] for c in COLUMNS}, "model": r.get("variant") or r["model"], "source": source,
+             "machine": machine} for r in csv.DictReader(open(RESULTS / name))]
 
 
 def split_of(r: dict) -> tuple[str, float, str]:
