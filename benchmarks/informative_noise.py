@@ -1,7 +1,7 @@
 """Noisy labels that carry information (issue 17): at one clean fraction, per seed, a clean-only teacher on the
 split's clean images, then for each noise `naive` and `nr` with and without the teacher's posterior given the
 noisy label (teacher.label_posterior), `nr-match`, and second to fourth rounds of `nr` (with the posterior) whose
-teacher is the previous round's student, all on the same splits. Nothing is downloaded; FashionMNIST comes from
+teacher is the previous round's student (the fourth also as `nr-match`), all on the same splits. Nothing is downloaded; FashionMNIST comes from
 the Debian package (scripts/setup.sh).
 
     python3 benchmarks/informative_noise.py --seeds 0,1,2 --out runs/informative       # then --summary
