@@ -18,6 +18,8 @@ Variants (model/change; everything else as in src/weakgan/presets/full.yaml):
   nr-match/warm-lr-5e-4       the same for nr-match
   nr-match/warm-4             4 warm-started epochs instead of 2
   nr-match/warm-6             6 warm-started epochs instead of 2 (how nr-match's accuracy grows with its budget)
+  nr-match/warm-12            12 warm-started epochs instead of 2: FixMatch-style consistency is known to keep
+                              gaining over far longer schedules than supervised training
   nr/share-auto               clean_share 0 (auto): batches drawn in proportion to the data where the clean set
                               is more than a tenth of it (0.47 / 0.68 clean at 50 / 70%) instead of 1:9, which
                               shows each clean label an eighth / a nineteenth as often as each noisy image
@@ -57,6 +59,7 @@ VARIANTS = {
     "nr-match/warm-lr-5e-4": ("nr-match", {"warm_lr": 5e-4}),
     "nr-match/warm-4": ("nr-match", {"warm_epochs": 4.0}),
     "nr-match/warm-6": ("nr-match", {"warm_epochs": 6.0}),
+    "nr-match/warm-12": ("nr-match", {"warm_epochs": 12.0}),
     "nr/share-auto": ("nr", {"clean_share": 0.0}),
     "nr-match/share-auto": ("nr-match", {"clean_share": 0.0}),
     "clean-only/all-true-labels": ("clean-only", {"clean_fraction": 1.0, "noise": "none"}),
