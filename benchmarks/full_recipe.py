@@ -20,6 +20,12 @@ Variants (model/change; everything else as in src/weakgan/presets/full.yaml):
   nr-match/warm-6             6 warm-started epochs instead of 2 (how nr-match's accuracy grows with its budget)
   nr-match/warm-12            12 warm-started epochs instead of 2: FixMatch-style consistency is known to keep
                               gaining over far longer schedules than supervised training
+  nr-match/no-teacher-6       6 epochs without the teacher's soft targets (teacher_weight 0): at weight 3 against
+                              the consistency loss's 1 they hold the student near its clean-only teacher, which
+                              may be what stops a longer budget from paying. pretrain 'teacher' needs those
+                              targets, so the backbone starts from the teacher's weights file instead
+                              (backbone_weights; its clean net starts afresh) and runs `epochs` at the peak lr
+  nr-match/no-teacher-12      the same with 12 epochs
   nr/share-auto               clean_share 0 (auto): batches drawn in proportion to the data where the clean set
                               is more than a tenth of it (0.47 / 0.68 clean at 50 / 70%) instead of 1:9, which
                               shows each clean label an eighth / a nineteenth as often as each noisy image
@@ -51,6 +57,7 @@ from rows import append_rows   # benchmarks/rows.py (scripts run from benchmarks
 COLUMNS = ["variant", "model", "clean_fraction", "seed", "epochs", "lr", "crop_pad",
            "precision", "train_seconds", "val_top1", "top1", "n_val", "commit", "date", "machine"]
 
+TEACHER_WEIGHTS = "<the split's clean-only run>"   # backbone_weights: that run's model.safetensors
 # variant -> (model, Config overrides)
 VARIANTS = {
     "clean-only/epochs-12": ("clean-only", {"epochs": 12.0}),
@@ -60,6 +67,10 @@ VARIANTS = {
     "nr-match/warm-4": ("nr-match", {"warm_epochs": 4.0}),
     "nr-match/warm-6": ("nr-match", {"warm_epochs": 6.0}),
     "nr-match/warm-12": ("nr-match", {"warm_epochs": 12.0}),
+    "nr-match/no-teacher-6": ("nr-match", {"epochs": 6.0, "teacher_weight": 0.0, "pretrain": "none",
+                                           "backbone_weights": TEACHER_WEIGHTS}),
+    "nr-match/no-teacher-12": ("nr-match", {"epochs": 12.0, "teacher_weight": 0.0, "pretrain": "none",
+                                            "backbone_weights": TEACHER_WEIGHTS}),
     "nr/share-auto": ("nr", {"clean_share": 0.0}),
     "nr-match/share-auto": ("nr-match", {"clean_share": 0.0}),
     "clean-only/all-true-labels": ("clean-only", {"clean_fraction": 1.0, "noise": "none"}),
@@ -81,6 +92,8 @@ def run_variant(name: str, fraction: float, seed: int, baseline: Path, runs: Pat
     cfg = dataclasses.replace(cfg, **overrides)
     if model != "clean-only":
         cfg = dataclasses.replace(cfg, teacher_run=str(baseline_run(baseline, "clean-only", fraction, seed)))
+    if cfg.backbone_weights == TEACHER_WEIGHTS:
+        cfg = dataclasses.replace(cfg, backbone_weights=str(Path(cfg.teacher_run) / "model.safetensors"))
     # a variant that sets its own clean fraction is one run whatever the column
     run = runs / f"{name.replace('/', '-')}_p{cfg.clean_fraction:g}_s{seed}"
     m = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").exists() else train_run(cfg, run)
