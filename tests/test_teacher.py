@@ -208,3 +208,35 @@ def test_pretrain_teacher_starts_the_backbone_from_the_teacher_run(tiny_fashion,
     bad = run_cli("train", "--model", "nr", *common, "--teacher-weight", "0", "--pretrain", "teacher",
                   "--out", str(tmp_path / "bad"), check=False)
     assert bad.returncode == 2 and "pretrain 'teacher'" in bad.stderr
+
+
+def test_nr_fixmatch_starts_as_its_teacher_learns_none_of_its_targets_and_runs_its_own_epochs(tiny_fashion, tmp_path):
+    from safetensors.torch import load_file
+    from weakgan.recipes import reads_teacher, unused_settings, uses_teacher, with_run_schedule
+    from weakgan.sweep import with_dependencies
+    warm = Config(model="nr-fixmatch", pretrain="teacher", teacher_weight=3.0, warm_epochs=2.0, warm_lr=1e-4,
+                  consistency_epochs=6.0)
+    # the teacher is read to start from, never for soft targets, whatever teacher_weight says
+    assert reads_teacher(warm) and not uses_teacher(warm)
+    assert {"teacher_weight", "teacher_temperature"} <= unused_settings(warm) and "teacher_run" not in unused_settings(warm)
+    assert "consistency_epochs" not in unused_settings(warm)
+    assert "consistency_epochs" in unused_settings(Config(model="nr-match"))
+    # its own epochs at the peak lr, not the warm-started schedule; 0 falls back to it
+    assert (with_run_schedule(warm).epochs, with_run_schedule(warm).lr) == (6.0, warm.lr)
+    assert with_run_schedule(Config(model="nr-fixmatch", pretrain="teacher", warm_epochs=2.0)).epochs == 2.0
+    assert with_dependencies(["nr-fixmatch"], warm) == ["clean-only", "nr-fixmatch"]
+    assert with_dependencies(["nr-fixmatch"], Config(model="nr-fixmatch")) == ["nr-fixmatch"]   # from scratch
+    common = ["--data-dir", str(tiny_fashion), "--clean-fraction", "0.2", "--noise", "permutation", *TINY]
+    teacher = tmp_path / "teacher"
+    run_cli("train", "--model", "clean-only", *common, "--out", str(teacher))
+    # lr 0 (warm_lr is not its lr): what it saves is what it started from, the teacher's backbone and clean net
+    run_cli("train", "--model", "nr-fixmatch", *common, "--teacher-run", str(teacher), "--pretrain", "teacher",
+            "--consistency-epochs", "2", "--warm-epochs", "1", "--lr", "0", "--warm-lr", "0.0007",
+            "--out", str(tmp_path / "fm"))
+    saved = yaml.safe_load((tmp_path / "fm" / "config.yaml").read_text())
+    assert saved["epochs"] == 2 and saved["lr"] == 0
+    steps = {name: json.loads((tmp_path / name / "metrics.json").read_text())["steps"] for name in ("teacher", "fm")}
+    assert steps["fm"] * 5 == pytest.approx(steps["teacher"] * 2, abs=5)
+    t, fm = load_file(teacher / "model.safetensors"), load_file(tmp_path / "fm" / "model.safetensors")
+    start = [k for k in t if (k.startswith("backbone.") and t[k].dim() == 4) or k.startswith("clean_head.")]
+    assert len(start) >= 7 and all(torch.equal(fm[k], t[k]) for k in start)

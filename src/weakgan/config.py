@@ -24,8 +24,8 @@ from weakgan.runtime import PRECISIONS
 @dataclass
 class Config:
     # what to train
-    model: str = "nr"                 # clean-only | naive | nr | nr-match | nr-round2 | nr-round3 |
-                                      # nr-match-round4 | wsgan | nr-wsgan[-nofake|-frozen|-round2]
+    model: str = "nr"                 # clean-only | naive | nr | nr-match | nr-fixmatch | nr-round2 |
+                                      # nr-round3 | nr-match-round4 | wsgan | nr-wsgan[-nofake|-frozen|-round2]
                                       # (recipes.py)
     seed: int = 0                     # seeds the split, the initial weights, batches and augmentation
     # data
@@ -80,6 +80,9 @@ class Config:
     consistency_rampup: float = 0.3   # share of the steps over which its weight rises linearly from 0: early
                                       # predictions are mostly wrong, and a model trained toward them keeps them
     strong_ops: int = 2               # RandAugment-style operations per strongly augmented view (augment.py)
+    consistency_epochs: float = 0.0   # epochs of nr-fixmatch, which starts as its teacher but learns none of its
+                                      # targets, so it needs a whole schedule at the peak lr, not warm_epochs;
+                                      # 0 = as any run (warm_epochs when it starts as its teacher, else epochs)
     # optimisation (one epoch = as many samples as the training set, for every model)
     epochs: float = 3.0               # passes over the training set (the number of steps: min_steps)
     min_steps: int = 500              # optimizer steps a run takes at least, however few its epochs make: a small
@@ -218,7 +221,7 @@ RANGES = {
     "contrastive_epochs": "(0, inf)", "contrastive_lr": "(0, inf)", "contrastive_batch_size": "[2, inf)",
     "contrastive_temperature": "(0, inf)", "head_hidden": "[1, inf)", "teacher_weight": "[0, inf)",
     "teacher_temperature": "(0, inf)", "consistency_weight": "[0, inf)",
-    "consistency_momentum": "[0, 1)", "consistency_rampup": "[0, 1]", "consistency_threshold": "[0, 1]", "strong_ops": "[0, 8]", "epochs": "(0, inf)", "min_steps": "[0, inf)", "warm_epochs": "[0, inf)", "warm_lr": "[0, inf)", "batch_size": "[1, inf)",
+    "consistency_momentum": "[0, 1)", "consistency_rampup": "[0, 1]", "consistency_threshold": "[0, 1]", "strong_ops": "[0, 8]", "consistency_epochs": "[0, inf)", "epochs": "(0, inf)", "min_steps": "[0, inf)", "warm_epochs": "[0, inf)", "warm_lr": "[0, inf)", "batch_size": "[1, inf)",
     "clean_share": "[0, 1)", "alpha": "[0, inf)", "lr": "[0, inf)", "weight_decay": "[0, inf)", "warmup": "[0, 1)",
     "ema": "[0, 1)", "crop_pad": "[0, inf)", "gan_steps": "[1, inf)", "gan_batch_size": "[1, inf)",
     "gan_n_critic": "[1, inf)", "gan_gp_weight": "[0, inf)", "gan_lr": "(0, inf)", "gan_beta1": "[0, 1)",

@@ -16,8 +16,8 @@ class Recipe:
     batches: str = "clean"        # classifier stages: clean | all (clean + noisy, as one) | mixed (NR's clean:noisy)
     teacher: str = ""             # the model of the split's run it learns soft targets from (teacher_weight > 0)
                                   # and, with pretrain: teacher, starts as
-    soft_targets: bool = True     # False (the wsgan D): the teacher is its starting point, and its soft
-                                  # targets only with gan_pseudo_source: teacher
+    soft_targets: bool = True     # False (the wsgan D, nr-fixmatch): the teacher is its starting point, and
+                                  # its soft targets only with gan_pseudo_source: teacher (the D)
     reads_wsgan: bool = False     # D and G come from a finished wsgan run of the split (wsgan_run)
     generator: bool = False       # trains with a stage-1 generator of its own (gan_* settings)
     fakes: bool = False           # generated images in the noisy part of its batches (fake_share)
@@ -37,6 +37,12 @@ RECIPES = {
     "naive": Recipe("classifier", batches="all"),
     "nr": Recipe("classifier", batches="mixed", teacher="clean-only"),
     "nr-match": Recipe("classifier", batches="mixed", teacher="clean-only", consistency=True),
+    # nr-match without the teacher's soft targets: the teacher is only its starting point (pretrain: teacher).
+    # Where the noisy labels carry nothing (permutation noise) those targets, at teacher_weight 3 against the
+    # consistency loss's 1, hold the student near its clean-only teacher; without them the pseudo-labels of its
+    # own weak views can move it on (full_recipe.md, "Consistency without the teacher's targets")
+    "nr-fixmatch": Recipe("classifier", batches="mixed", teacher="clean-only", consistency=True, soft_targets=False,
+                          epochs_setting="consistency_epochs"),
     # the WSGAN D; with pretrain: teacher it starts as the split's clean-only run (its backbone branch and head)
     "wsgan": Recipe("wsgan", generator=True, teacher="clean-only", soft_targets=False, epochs_setting="gan_d_epochs"),
     "nr-wsgan": Recipe("nr-wsgan", batches="mixed", teacher="clean-only", reads_wsgan=True, fakes=True),
@@ -157,6 +163,8 @@ def unused_settings(cfg) -> set[str]:
     if not r.consistency:
         unused |= {"consistency_weight", "consistency_momentum", "consistency_rampup", "consistency_threshold",
                    "strong_ops"}
+    if r.epochs_setting != "consistency_epochs":
+        unused |= {"consistency_epochs"}
     if not r.residual:
         unused |= {"clean_share", "alpha"}
     if not warm_started(cfg):
