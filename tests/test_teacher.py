@@ -229,7 +229,8 @@ def test_nr_fixmatch_starts_as_its_teacher_learns_none_of_its_targets_and_runs_i
     common = ["--data-dir", str(tiny_fashion), "--clean-fraction", "0.2", "--noise", "permutation", *TINY]
     teacher = tmp_path / "teacher"
     run_cli("train", "--model", "clean-only", *common, "--out", str(teacher))
-    # lr 0 (warm_lr is not its lr): what it saves is what it started from, the teacher's backbone and clean net
+    # lr 0 (warm_lr is not its lr): what it saves is what it started from, the teacher's backbone and a clean net
+    # of its own
     run_cli("train", "--model", "nr-fixmatch", *common, "--teacher-run", str(teacher), "--pretrain", "teacher",
             "--consistency-epochs", "2", "--warm-epochs", "1", "--lr", "0", "--warm-lr", "0.0007",
             "--out", str(tmp_path / "fm"))
@@ -238,5 +239,7 @@ def test_nr_fixmatch_starts_as_its_teacher_learns_none_of_its_targets_and_runs_i
     steps = {name: json.loads((tmp_path / name / "metrics.json").read_text())["steps"] for name in ("teacher", "fm")}
     assert steps["fm"] * 5 == pytest.approx(steps["teacher"] * 2, abs=5)
     t, fm = load_file(teacher / "model.safetensors"), load_file(tmp_path / "fm" / "model.safetensors")
-    start = [k for k in t if (k.startswith("backbone.") and t[k].dim() == 4) or k.startswith("clean_head.")]
-    assert len(start) >= 7 and all(torch.equal(fm[k], t[k]) for k in start)
+    convs = [k for k in t if k.startswith("backbone.") and t[k].dim() == 4]
+    head = [k for k in t if k.startswith("clean_head.") and k.endswith("weight")]
+    assert len(convs) >= 7 and all(torch.equal(fm[k], t[k]) for k in convs)
+    assert head and not any(torch.equal(fm[k], t[k]) for k in head)

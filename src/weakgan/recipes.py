@@ -37,10 +37,11 @@ RECIPES = {
     "naive": Recipe("classifier", batches="all"),
     "nr": Recipe("classifier", batches="mixed", teacher="clean-only"),
     "nr-match": Recipe("classifier", batches="mixed", teacher="clean-only", consistency=True),
-    # nr-match without the teacher's soft targets: the teacher is only its starting point (pretrain: teacher).
-    # Where the noisy labels carry nothing (permutation noise) those targets, at teacher_weight 3 against the
-    # consistency loss's 1, hold the student near its clean-only teacher; without them the pseudo-labels of its
-    # own weak views can move it on (full_recipe.md, "Consistency without the teacher's targets")
+    # nr-match without the teacher's soft targets: the teacher's backbone is only its starting point (pretrain:
+    # teacher; its clean net starts afresh). Where the noisy labels carry nothing (permutation noise) those
+    # targets, at teacher_weight 3 against the consistency loss's 1, hold the student near its clean-only
+    # teacher; without them the pseudo-labels of its own weak views can move it on (full_recipe.md,
+    # "Consistency without the teacher's targets")
     "nr-fixmatch": Recipe("classifier", batches="mixed", teacher="clean-only", consistency=True, soft_targets=False,
                           epochs_setting="consistency_epochs"),
     # the WSGAN D; with pretrain: teacher it starts as the split's clean-only run (its backbone branch and head)
@@ -92,8 +93,8 @@ def warm_started(cfg) -> bool:
 
 
 def starts_as_teacher(cfg) -> bool:
-    """Whether the run starts from its teacher run's weights, backbone and clean net: warm-started, and no
-    weights file of the user's (which takes precedence)."""
+    """Whether the run starts from its teacher run's weights, backbone and clean net (nr-fixmatch: backbone
+    only): warm-started, and no weights file of the user's (which takes precedence)."""
     return warm_started(cfg) and not cfg.backbone_weights
 
 

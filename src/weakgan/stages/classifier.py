@@ -120,9 +120,11 @@ class ClassifierStage(TeacherTargets, Stage):
         k = data.train.num_classes
         backbone = run_backbone(cfg, data.train.shape, backbone_weights)
         clean_head = MLPHead((backbone.out_dim, cfg.head_hidden, k))
-        if backbone_weights and starts_as_teacher(cfg):
+        if backbone_weights and starts_as_teacher(cfg) and self.recipe.soft_targets:
             # the run starts as its teacher (backbone and clean net), so its first steps refine what the teacher
-            # learnt instead of fitting a random head on top of it
+            # learnt instead of fitting a random head on top of it. nr-fixmatch learns none of the teacher's
+            # targets and takes its backbone only: with the teacher's clean net its first pseudo-labels would be
+            # the teacher's confident predictions, and it stayed near them (full_recipe.md)
             load_head_weights(clean_head, backbone_weights)
         if self.recipe.residual:
             self.model = NRModel(backbone, clean_head, MLPHead((backbone.out_dim, cfg.head_hidden, k)))
