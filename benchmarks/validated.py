@@ -25,7 +25,9 @@ SOURCES = {"full_preset.csv": "full preset: smallcnn, 6 epochs (nr, nr-match: +2
 # arithmetic, never a mix): file -> (source, the machine, shown beside the noise)
 REPLICATIONS = {"informative_noise_epyc.csv": ("informative_noise.py on a 2-core AMD EPYC (Zen 4): both noises' "
                                                "chains again, and a last round with consistency (nr-match)",
-                                               "AMD EPYC")}
+                                               "AMD EPYC"),
+                "full_preset_epyc.csv": ("full preset on a 2-core AMD EPYC (Zen 4), with nr-fixmatch (+6 epochs "
+                                         "from the teacher, without its targets)", "AMD EPYC")}
 # Issue 18's wsgan D (benchmarks/presets/full_wsgan.yaml: no attention branches, the teacher's soft targets), from
 # wsgan.csv: name -> (D epochs, wsgan.csv's variants); `wsgan` is the preset's D (4 epochs since wsgan.md's section
 # "Four D epochs on seed 2 at 5%"), `wsgan-2ep` its D before. The first variant found at a split is taken (below 25%
@@ -139,7 +141,7 @@ def main() -> None:
                   + " / ".join(f"{x:.2f}" for x in test) + " |")
         verdicts.append(f"- {shown}, {fraction:g} clean (seeds {', '.join(seeds)}): "
                         + verdict(noise, fraction, models, pick))
-        if noise == "permutation":
+        if noise == "permutation" and not machine:   # issue 18's D ran on the Xeon only
             d_bars.append(f"- {fraction:g} clean: " + wsgan_bar(models, candidates))
     print("\n" + "\n".join(verdicts))
     print("\nIssue 18 (the wsgan D >= clean-only, means of 3 seeds):\n" + "\n".join(d_bars))
