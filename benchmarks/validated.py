@@ -1,6 +1,8 @@
 """Issue 17's validated results: every model compared, permutation noise at the five clean fractions (the full
-preset's runs, full_preset.csv) and the informative noises at 10% clean (informative_noise.py's runs), with
-each group's pick made on the mean validation top-1 over its seeds; the pick's test top-1 is only reported.
+preset's runs, full_preset.csv) and the informative noises at 10% clean (informative_noise.py's runs), and the
+same again on another machine (REPLICATIONS: the AMD EPYC's informative-noise chains and its full-preset runs with
+nr-fixmatch at 5-10%), with each group's pick made on the mean validation top-1 over its seeds; the pick's test
+top-1 is only reported.
 
     python3 benchmarks/validated.py      # writes benchmarks/results/validated.csv, prints validated.md's tables
 
