@@ -210,7 +210,7 @@ def test_pretrain_teacher_starts_the_backbone_from_the_teacher_run(tiny_fashion,
     assert bad.returncode == 2 and "pretrain 'teacher'" in bad.stderr
 
 
-def test_nr_fixmatch_starts_as_its_teacher_learns_none_of_its_targets_and_runs_its_own_epochs(tiny_fashion, tmp_path):
+def test_nr_fixmatch_starts_from_its_teachers_backbone_learns_none_of_its_targets_runs_its_own_epochs(tiny_fashion, tmp_path):
     from safetensors.torch import load_file
     from weakgan.recipes import reads_teacher, unused_settings, uses_teacher, with_run_schedule
     from weakgan.sweep import with_dependencies

@@ -80,8 +80,8 @@ class Config:
     consistency_rampup: float = 0.3   # share of the steps over which its weight rises linearly from 0: early
                                       # predictions are mostly wrong, and a model trained toward them keeps them
     strong_ops: int = 2               # RandAugment-style operations per strongly augmented view (augment.py)
-    consistency_epochs: float = 0.0   # epochs of nr-fixmatch, which starts as its teacher but learns none of its
-                                      # targets, so it needs a whole schedule at the peak lr, not warm_epochs;
+    consistency_epochs: float = 0.0   # epochs of nr-fixmatch, which starts from its teacher's backbone but learns
+                                      # none of its targets, so it needs a whole schedule at the peak lr;
                                       # 0 = as any run (warm_epochs when it starts as its teacher, else epochs)
     # optimisation (one epoch = as many samples as the training set, for every model)
     epochs: float = 3.0               # passes over the training set (the number of steps: min_steps)
