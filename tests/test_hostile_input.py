@@ -17,7 +17,7 @@ CASES = [  # (arguments after `weakgan`, text the error line must hold)
     (["train", "--lr", "-1"], "lr -1.0 is out of range"),
     (["train", "--amp", "fast"], "amp 'fast': expected one of auto, none, bf16, fp16"),
     (["train", "--backbone", "vgg"], "backbone 'vgg': expected one of auto, smallcnn, resnet18"),
-    (["train", "--model", "unknown"], "model 'unknown': expected one of clean-only, naive, nr, nr-match, nr-fixmatch, wsgan,"),
+    (["train", "--model", "unknown"], "model 'unknown': expected one of clean-only, naive, nr, nr-match, nr-fixmatch, fixmatch, wsgan,"),
     (["sweep", "--models", "clean-only,bogus"], "model 'bogus': expected one of"),
     (["reproduce", "--preset", "quick", "--epochs", "-2"], "epochs -2.0 is out of range"),
 ]

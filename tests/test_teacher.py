@@ -4,6 +4,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -12,7 +13,7 @@ from conftest import TINY, run_cli
 from weakgan import WeakganError
 from weakgan.config import Config
 from weakgan.data import load_dataset
-from weakgan.noise import UNLABELLED
+from weakgan.noise import UNLABELLED, Split
 from weakgan.run import load_or_make_split
 from weakgan.stages.classifier import nr_objective
 from weakgan.teacher import align_and_sharpen, label_posterior, teacher_targets
@@ -243,3 +244,24 @@ def test_nr_fixmatch_starts_from_its_teachers_backbone_learns_none_of_its_target
     head = [k for k in t if k.startswith("clean_head.") and k.endswith("weight")]
     assert len(convs) >= 7 and all(torch.equal(fm[k], t[k]) for k in convs)
     assert head and not any(torch.equal(fm[k], t[k]) for k in head)
+
+
+def test_fixmatch_never_reads_a_noisy_label_and_nr_fixmatch_does(tiny_fashion, tmp_path):
+    """fixmatch learns the clean labels and consistency only: two runs whose noisy labels differ (permutation
+    against symmetric noise, the same split and seed) save the same weights, where nr-fixmatch's differ."""
+    from safetensors.torch import load_file
+    from weakgan.recipes import unused_settings
+    assert "clean_share" not in unused_settings(Config(model="fixmatch")) and "alpha" in unused_settings(Config(model="fixmatch"))
+    common = ["--data-dir", str(tiny_fashion), "--clean-fraction", "0.2", "--seed", "3", *TINY, "--epochs", "2"]
+    weights = {}
+    for model in ("fixmatch", "nr-fixmatch"):
+        for noise in ("permutation", "symmetric:0.4"):
+            out = tmp_path / f"{model}-{noise.split(':')[0]}"
+            run_cli("train", "--model", model, *common, "--noise", noise, "--out", str(out))
+            weights[model, noise] = load_file(out / "model.safetensors")
+        a, b = (Split.load(tmp_path / f"{model}-{n}") for n in ("permutation", "symmetric"))
+        assert np.array_equal(a.clean_idx, b.clean_idx) and np.array_equal(a.val_idx, b.val_idx)
+        assert np.array_equal(a.noisy_idx, b.noisy_idx) and not np.array_equal(a.noisy_labels, b.noisy_labels)
+    same = lambda a, b: a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)  # noqa: E731
+    assert same(weights["fixmatch", "permutation"], weights["fixmatch", "symmetric:0.4"])
+    assert not same(weights["nr-fixmatch", "permutation"], weights["nr-fixmatch", "symmetric:0.4"])

@@ -24,8 +24,9 @@ from weakgan.runtime import PRECISIONS
 @dataclass
 class Config:
     # what to train
-    model: str = "nr"                 # clean-only | naive | nr | nr-match | nr-fixmatch | nr-round2 |
-                                      # nr-round3 | nr-match-round4 | wsgan | nr-wsgan[-nofake|-frozen|-round2]
+    model: str = "nr"                 # clean-only | naive | nr | nr-match | nr-fixmatch | fixmatch |
+                                      # nr-round2 | nr-round3 | nr-match-round4 | nr-fixmatch-round2 | nr-match-round2 |
+                                      # wsgan | nr-wsgan[-nofake|-frozen|-round2]
                                       # (recipes.py)
     seed: int = 0                     # seeds the split, the initial weights, batches and augmentation
     # data

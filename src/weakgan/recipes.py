@@ -14,6 +14,7 @@ from weakgan import WeakganError
 class Recipe:
     stage: str                    # what trains it (run.make_stage): classifier | wsgan | nr-wsgan
     batches: str = "clean"        # classifier stages: clean | all (clean + noisy, as one) | mixed (NR's clean:noisy)
+                                  # | semi (clean:non-clean as mixed, the non-clean images' labels never read)
     teacher: str = ""             # the model of the split's run it learns soft targets from (teacher_weight > 0)
                                   # and, with pretrain: teacher, starts as
     soft_targets: bool = True     # False (the wsgan D, nr-fixmatch): the teacher is its starting point, and
@@ -44,6 +45,11 @@ RECIPES = {
     # "Consistency without the teacher's targets")
     "nr-fixmatch": Recipe("classifier", batches="mixed", teacher="clean-only", consistency=True, soft_targets=False,
                           epochs_setting="consistency_epochs"),
+    # nr-fixmatch without NR: the clean labels and consistency on every non-clean image, whose labels are never
+    # read. Where those labels carry nothing, NR's loss on them still reaches the clean net: the gradient of
+    # sigmoid(c + r)'s loss with respect to c is the one r gets, toward a label that is noise
+    "fixmatch": Recipe("classifier", batches="semi", teacher="clean-only", consistency=True, soft_targets=False,
+                       epochs_setting="consistency_epochs"),
     # the WSGAN D; with pretrain: teacher it starts as the split's clean-only run (its backbone branch and head)
     "wsgan": Recipe("wsgan", generator=True, teacher="clean-only", soft_targets=False, epochs_setting="gan_d_epochs"),
     "nr-wsgan": Recipe("nr-wsgan", batches="mixed", teacher="clean-only", reads_wsgan=True, fakes=True),
@@ -62,6 +68,12 @@ RECIPES = {
     # a second round of self-training: taught by the split's nr-wsgan run
     "nr-wsgan-round2": Recipe("nr-wsgan", batches="mixed", teacher="nr-wsgan", reads_wsgan=True, fakes=True,
                               erase=True),
+    # second rounds after nr-fixmatch, where the noisy labels carry nothing (permutation noise): nr-fixmatch again
+    # from its own backbone (a fresh clean net, a new schedule at the peak lr), or nr-match taught by it (its soft
+    # targets, now from a model better than the clean-only run, and its starting point, for warm_epochs)
+    "nr-fixmatch-round2": Recipe("classifier", batches="mixed", teacher="nr-fixmatch", consistency=True,
+                                 soft_targets=False, epochs_setting="consistency_epochs"),
+    "nr-match-round2": Recipe("classifier", batches="mixed", teacher="nr-fixmatch", consistency=True),
 }
 MODELS = tuple(RECIPES)
 
@@ -167,7 +179,7 @@ def unused_settings(cfg) -> set[str]:
     if r.epochs_setting != "consistency_epochs":
         unused |= {"consistency_epochs"}
     if not r.residual:
-        unused |= {"clean_share", "alpha"}
+        unused |= {"alpha"} | ({"clean_share"} if r.batches != "semi" else set())
     if not warm_started(cfg):
         unused |= {"warm_epochs", "warm_lr"}
     return unused

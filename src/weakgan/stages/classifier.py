@@ -1,4 +1,5 @@
-"""Classifier stages: clean-only, naive and the noise-regularization model (nr).
+"""Classifier stages: clean-only, naive, the noise-regularization model (nr and its rounds) and, with
+consistency on the non-clean images, nr-match, nr-fixmatch and fixmatch (which reads no noisy label).
 
 A stage owns its model, its batch stream and its loss for one batch; the loop in train.py does the rest.
 """
@@ -148,7 +149,9 @@ class ClassifierStage(TeacherTargets, Stage):
             parts, sizes = {"all": torch.cat([clean, noisy])}, {"all": b}
         else:
             if len(noisy) == 0:
-                raise WeakganError(f"model '{cfg.model}' needs noisy labels or a teacher (--teacher-weight > 0); noise "
+                raise WeakganError(f"model '{cfg.model}' needs images without a clean label (the split has none)"
+                                   if self.recipe.batches == "semi" else
+                                   f"model '{cfg.model}' needs noisy labels or a teacher (--teacher-weight > 0); noise "
                                    "'none' leaves the noisy set unlabelled")
             n_clean, n_noisy = split_batch(b, clean_share_of(cfg.clean_share, len(clean), len(noisy)))
             parts, sizes = {"clean": clean, "noisy": noisy}, {"clean": n_clean, "noisy": n_noisy}
@@ -168,7 +171,7 @@ class ClassifierStage(TeacherTargets, Stage):
                 {"params": heads, "lr": self.cfg.lr}]
 
     def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        if not self.recipe.residual:
+        if self.recipe.batches in ("clean", "all"):
             idx = next(iter(batch.values()))
             loss = bce_onehot(self.train_model(self.batcher(idx)), self.labels[idx.to(self.device)])
             return loss, {"loss": loss.detach()}
@@ -177,11 +180,16 @@ class ClassifierStage(TeacherTargets, Stage):
         x = self.batcher(idx)
         if self.recipe.consistency:   # the noisy part once more, strongly augmented, in the same pass
             x = torch.cat([x, self.batcher.strong(batch["noisy"], self.cfg.strong_ops)])
-        # one pass (BatchNorm sees the mixed batch); the residual net only on the rows with a label to fit
-        c, r = self.train_model(x, with_residual=True, residual_rows=n)
         idx = idx.to(self.device)
-        soft = self.teacher_targets()[idx[n_clean:]] if self.teacher_source else None
-        loss, logs = nr_objective(c[:n], r[:n], self.labels[idx], n_clean, self.cfg, soft, self.all_labelled)
+        if self.recipe.residual:
+            # one pass (BatchNorm sees the mixed batch); the residual net only on the rows with a label to fit
+            c, r = self.train_model(x, with_residual=True, residual_rows=n)
+            soft = self.teacher_targets()[idx[n_clean:]] if self.teacher_source else None
+            loss, logs = nr_objective(c[:n], r[:n], self.labels[idx], n_clean, self.cfg, soft, self.all_labelled)
+        else:   # semi: one pass too, the loss on the clean rows only
+            c = self.train_model(x)
+            loss = bce_onehot(c[:n_clean], self.labels[idx[:n_clean]])
+            logs = {"loss": loss.detach(), "clean": loss.detach()}
         if not self.recipe.consistency:
             return loss, logs
         # softmax of the clean logits: the heads' renormalized sigmoids are flat (0.9 against 0.05 for the other
