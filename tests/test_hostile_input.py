@@ -38,3 +38,23 @@ def test_bad_value_is_refused_before_any_work(tmp_path, args, message):
 def test_empty_out_is_refused(tmp_path, command):
     p = run_cli(command, "--out", "", check=False)
     assert p.returncode == 2 and "--out '': expected a folder name" in p.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--model", "fixmatch", "--clean-fraction", "1.0", "--noise", "none"], "needs images without a clean label"),
+    (["--model", "nr", "--teacher-weight", "0", "--noise", "none"], "needs noisy labels or a teacher"),
+], ids=["fixmatch-all-clean", "nr-nothing-noisy"])
+def test_a_model_the_split_cannot_train_leaves_no_folder(tiny_fashion, tmp_path, args, message):
+    """Found only once the data and the split are known: still one error line, and no split or config left in a
+    folder that did not exist before; a folder that did exist keeps what it held."""
+    out = tmp_path / "out"
+    p = run_cli("train", *args, "--data-dir", str(tiny_fashion), "--threads", "1", "--no-progress", "--out",
+                str(out), check=False)
+    lines = p.stderr.strip().splitlines()
+    assert p.returncode == 2 and len(lines) == 1 and message in lines[0], p.stderr
+    assert not out.exists()
+    out.mkdir()
+    (out / "notes.txt").write_text("mine\n")
+    p = run_cli("train", *args, "--data-dir", str(tiny_fashion), "--threads", "1", "--no-progress", "--out",
+                str(out), check=False)
+    assert p.returncode == 2 and sorted(f.name for f in out.iterdir()) == [".lock", "notes.txt"]

@@ -73,7 +73,8 @@ def split_for(cfg: Config, data: Dataset) -> Split:
                       given, clean, cfg.val_fraction, cfg.val_min_per_class)
 
 
-def load_or_make_split(cfg: Config, data: Dataset, out: Path) -> Split:
+def load_or_make_split(cfg: Config, data: Dataset, out: Path, save: bool = True) -> Split:
+    """The folder's saved split, or a new one (saved into it unless save is False: the caller saves it)."""
     cfg = resolve_auto(cfg, data)
     targets = data.train.targets.numpy()
     if (out / "split.npz").exists():
@@ -84,7 +85,8 @@ def load_or_make_split(cfg: Config, data: Dataset, out: Path) -> Split:
                                f"{split.seed}) does not match this config; use a new --out folder")
         return split
     split = split_for(cfg, data)
-    split.save(out, targets)
+    if save:
+        split.save(out, targets)
     return split
 
 
@@ -184,9 +186,15 @@ def train_run(cfg: Config, out: str | Path, override: bool = False) -> dict:
     out = Path(out)
     if not info.main:
         return _train(cfg, out, info, override)
+    fresh = not out.exists()
     check_run_folder(cfg, out)
-    with folder_lock(out, log=lambda msg: print(f"weakgan: {msg}", file=sys.stderr)):
-        return _train(cfg, out, info, override)
+    try:
+        with folder_lock(out, log=lambda msg: print(f"weakgan: {msg}", file=sys.stderr)):
+            return _train(cfg, out, info, override)
+    except WeakganError:
+        if fresh and [p.name for p in out.iterdir()] == [".lock"]:
+            shutil.rmtree(out)   # refused before anything was written: no folder left behind
+        raise
 
 
 def _train(cfg: Config, out: Path, info: DistInfo, override: bool) -> dict:
@@ -198,17 +206,21 @@ def _train(cfg: Config, out: Path, info: DistInfo, override: bool) -> dict:
     cfg = with_run_schedule(cfg)
     if info.main:   # rank 0 writes the split and does shared pretraining; the others then read them
         check_same_settings(cfg, out, override)
-        split = load_or_make_split(cfg, data, out)
-        atomic_write_text(out / "config.yaml", to_yaml(cfg))
-        atomic_write_text(out / "classes.json", json.dumps(data.class_names) + "\n")
+        split = load_or_make_split(cfg, data, out, save=False)
         weights = backbone_weights_for(cfg, data, info.device)
         gen_weights = generator_weights_for(cfg, data, split, info.device)
+        # the stage before anything goes into the folder: a model that cannot train on this split (fixmatch with
+        # every image clean, nr without noisy labels or a teacher) leaves the folder as it found it
+        stage = make_stage(cfg, data, split, info.device, weights, gen_weights, info.rank, info.world)
+        if not (out / "split.npz").exists():
+            split.save(out, data.train.targets.numpy())
+        atomic_write_text(out / "config.yaml", to_yaml(cfg))
+        atomic_write_text(out / "classes.json", json.dumps(data.class_names) + "\n")
     distributed.barrier()
     if not info.main:  # cache hits now
         split, weights = Split.load(out), backbone_weights_for(cfg, data, info.device)
         gen_weights = generator_weights_for(cfg, data, split, info.device)
-
-    stage = make_stage(cfg, data, split, info.device, weights, gen_weights, info.rank, info.world)
+        stage = make_stage(cfg, data, split, info.device, weights, gen_weights, info.rank, info.world)
     stage.train_model = distributed.wrap(stage.model, info)
     if cfg.compile:
         stage.train_model = torch.compile(stage.train_model)
