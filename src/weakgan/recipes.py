@@ -47,7 +47,8 @@ RECIPES = {
                           epochs_setting="consistency_epochs"),
     # nr-fixmatch without NR: the clean labels and consistency on every non-clean image, whose labels are never
     # read. Where those labels carry nothing, NR's loss on them still reaches the clean net: the gradient of
-    # sigmoid(c + r)'s loss with respect to c is the one r gets, toward a label that is noise
+    # sigmoid(c + r)'s loss with respect to c is the one r gets, toward a label that is noise (whether that costs
+    # anything: full_recipe.md, last section). Where no image has a noisy label it needs no teacher targets to use them
     "fixmatch": Recipe("classifier", batches="semi", teacher="clean-only", consistency=True, soft_targets=False,
                        epochs_setting="consistency_epochs"),
     # the WSGAN D; with pretrain: teacher it starts as the split's clean-only run (its backbone branch and head)
