@@ -251,7 +251,8 @@ def test_fixmatch_never_reads_a_noisy_label_and_nr_fixmatch_does(tiny_fashion, t
     against symmetric noise, the same split and seed) save the same weights, where nr-fixmatch's differ."""
     from safetensors.torch import load_file
     from weakgan.recipes import unused_settings
-    assert "clean_share" not in unused_settings(Config(model="fixmatch")) and "alpha" in unused_settings(Config(model="fixmatch"))
+    unused = unused_settings(Config(model="fixmatch"))
+    assert "clean_share" not in unused and "alpha" in unused
     common = ["--data-dir", str(tiny_fashion), "--clean-fraction", "0.2", "--seed", "3", *TINY, "--epochs", "2"]
     weights = {}
     for model in ("fixmatch", "nr-fixmatch"):
