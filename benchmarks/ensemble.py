@@ -63,12 +63,11 @@ def main() -> None:
     models = args.models.split(",")
     data = load_dataset("fashion-mnist", "", False)
     commit, where, date = git_commit(), machine(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    rows = []
+    rows, y_test = [], data.test.targets.numpy()
     for fraction in [float(f) for f in args.fractions.split(",")]:
         for seed in [int(s) for s in args.seeds.split(",")]:
             probs, split = split_probabilities(Path(args.runs), models, fraction, seed, data)
             y_val = data.train.targets[torch.as_tensor(split.val_idx)].numpy()
-            y_test = data.test.targets.numpy()
             for k in range(1, len(models) + 1):
                 for combo in itertools.combinations(models, k):
                     p_val = sum(probs[m][0] for m in combo) / k
