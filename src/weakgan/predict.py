@@ -1,5 +1,5 @@
 """`weakgan predict`: class probabilities for new images from a finished run's clean classifier
-(run_folder.py rebuilds it from the run folder alone)."""
+(run_folder.py rebuilds it from the run folder alone), or from an ensemble folder's members (ensemble.py)."""
 from __future__ import annotations
 
 import csv
@@ -11,7 +11,7 @@ import numpy as np
 from weakgan import WeakganError
 from weakgan.checkpoint import atomic_write_text, check_writable
 from weakgan.imageio import is_image_file, read_images
-from weakgan.run_folder import load_trained_classifier
+from weakgan.ensemble import load_classifier
 from weakgan.runtime import set_threads
 
 MAX_PRINTED = 20      # lines of predictions printed; the CSV has them all
@@ -50,7 +50,7 @@ def predict(run_dir: str | Path, target: str | Path, top_k: int = 3, out: str | 
     for path in (out, figure):
         if path:
             check_writable(path)
-    clf = load_trained_classifier(run_dir, device)
+    clf = load_classifier(run_dir, device)
     set_threads(clf.cfg.threads)
     top_k = max(1, min(top_k, len(clf.class_names)))
     paths = find_images(target)

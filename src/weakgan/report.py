@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from weakgan.checkpoint import atomic_write_text
+from weakgan.ensemble import ENSEMBLE
 
 # the results contract, then the accuracy on the split's validation images (empty for runs without any)
 COLUMNS = ["model", "clean_fraction", "noise", "seed", "top1", "top3", "macro_ap", "train_seconds", "device",
@@ -135,9 +136,10 @@ def candidate_models(rows: list[dict]) -> dict[float, list[str]]:
 def chosen_models(rows: list[dict]) -> dict[float, str]:
     """{clean fraction: the model with the best mean validation top-1 there}, among candidate_models. The test set
     plays no part in the choice. Means are compared to the 0.01 point that tables show: results.csv keeps four
-    digits of each val_top1, so a finer difference is rounding, not images; ties go to the model listed first."""
+    digits of each val_top1, so a finer difference is rounding, not images; ties go to a single model over an
+    average of models (whose members were chosen on the same images: ensemble.py), then to the model listed first."""
     val = by_model_and_fraction(rows, "val_top1")
-    return {f: max(models, key=lambda m: round(float(np.mean(val[(m, f)])), 2))
+    return {f: max(models, key=lambda m: (round(float(np.mean(val[(m, f)])), 2), m != ENSEMBLE))
             for f, models in candidate_models(rows).items() if models}
 
 

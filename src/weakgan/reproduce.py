@@ -18,6 +18,7 @@ from pathlib import Path
 from weakgan import WeakganError
 from weakgan.checkpoint import atomic_write_text
 from weakgan.config import Config, check_models, from_dict, load_yaml, to_yaml
+from weakgan.ensemble import ensembles
 from weakgan.report import accuracy_plot, chosen_model_table, comparison, results_table
 from weakgan.recipes import uses_contrastive
 from weakgan.run import prepare_out_dir
@@ -42,6 +43,8 @@ def load_preset(name: str) -> dict:
         if not isinstance(preset.get(key), list) or not preset[key]:
             raise WeakganError(f"preset '{name}': '{key}' must be a non-empty list")
     check_models(preset["models"], f"preset '{name}'")
+    if not isinstance(preset.get("ensemble", False), bool):
+        raise WeakganError(f"preset '{name}': 'ensemble' must be true or false")
     return preset
 
 
@@ -93,6 +96,10 @@ def reproduce(preset_name: str, cfg: Config, out: str | Path, seeds: list[int] |
     pretrain_shared(cfg, models, log)
     t_pre = time.perf_counter() - t0
     rows = sweep(cfg, models, fractions, seeds, out, log, shard)
+    if preset.get("ensemble"):   # the preset's models of each split, averaged (ensemble.py); no training
+        ensembles(cfg, out, list(preset["models"]), fractions, seeds, log)
+        rows = finished_rows(out)
+        write_summary(rows, out)
     wall = time.perf_counter() - t0
     write_report(rows, out, preset_name, cfg, seeds_in_folder, wall, t_pre,
                  expected_runs(preset, cfg, seeds_in_folder))

@@ -1,0 +1,159 @@
+"""The average of a split's finished runs, its members chosen on the split's validation images.
+
+Why: the models of one split (clean-only, nr, nr-fixmatch, ...) learn from the same clean labels in different
+ways and make partly different mistakes, so the mean of their class probabilities can beat each of them at no
+training cost (benchmarks/results/ensemble.md measured it on finished runs before this module existed).
+
+How the members are chosen: ensemble selection (Caruana et al., ICML 2004) without replacement: start from the
+run with the best validation top-1, then add the run that raises the average's validation top-1 most, while one
+strictly does; equal weights. Only validation images are read for the choice; the test set is read once, after
+it. The same validation images also rank the ensemble against the single models in `reproduce`'s pick, so the
+ensemble's validation figure carries the optimism of its own selection: on a tie the single model is chosen
+(report.chosen_models), and the README says how its figures were chosen.
+
+An ensemble is a run folder like the others (runs/ensemble_p<fraction>_<noise>_s<seed>/metrics.json, read by
+`weakgan report` and results.csv) that holds no weights: ensemble.json names its member run folders.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from weakgan import WeakganError
+from weakgan.checkpoint import atomic_write_text, read_json
+from weakgan.config import Config
+from weakgan.data.dataset import Dataset
+from weakgan.metrics import classification_metrics
+from weakgan.noise import Split
+from weakgan.run_folder import TrainedClassifier, load_trained_classifier
+from weakgan.runtime import describe, pick_device, provenance, set_threads
+
+ENSEMBLE = "ensemble"
+
+
+def accuracy(probs: np.ndarray, targets: np.ndarray) -> float:
+    return float((probs.argmax(1) == targets).mean())
+
+
+def select_members(val_probs: dict[str, np.ndarray], targets: np.ndarray) -> list[str]:
+    """Greedy forward selection on validation (module docstring); ties go to the run listed first."""
+    if not val_probs:
+        raise WeakganError("an ensemble needs at least one finished run")
+    names = list(val_probs)
+    chosen = [max(names, key=lambda m: accuracy(val_probs[m], targets))]
+    total = val_probs[chosen[0]].astype(np.float64)
+    best = accuracy(total, targets)
+    while True:
+        gains = [(accuracy(total + val_probs[m], targets), m) for m in names if m not in chosen]
+        if not gains:
+            return chosen
+        acc, pick = max(gains, key=lambda g: g[0])   # max keeps the first of equals
+        if acc <= best:
+            return chosen
+        chosen.append(pick)
+        total, best = total + val_probs[pick], acc
+
+
+def build_ensemble(out: Path, runs: dict[str, Path], data: Dataset, cfg: Config, log=print) -> dict | None:
+    """The ensemble of one split's finished runs (model -> run folder, at least two) into `out`; returns its
+    metrics, or None when the folder already holds the ensemble of exactly these runs."""
+    metrics_path = out / "metrics.json"
+    # member folders relative to the ensemble's, so a report folder can move as a whole
+    runs_used = {m: os.path.relpath(p.resolve(), out.resolve()) for m, p in runs.items()}
+    if metrics_path.exists() and (out / "ensemble.json").exists() and \
+            read_json(out / "ensemble.json").get("candidates") == runs_used:
+        return None
+    t0 = time.perf_counter()
+    device = pick_device(cfg.device)   # where load_trained_classifier predicts
+    splits = {m: Split.load(p) for m, p in runs.items()}
+    first_model, split = next(iter(splits.items()))
+    for m, s in splits.items():
+        if not (np.array_equal(s.val_idx, split.val_idx) and np.array_equal(s.clean_idx, split.clean_idx)):
+            raise WeakganError(f"{runs[m]}: its split differs from {runs[first_model]}'s; an ensemble averages "
+                               "runs of one split")
+    if len(split.val_idx) == 0:
+        raise WeakganError(f"{runs[first_model]}: the split has no validation images to choose members on")
+    val_idx = torch.as_tensor(split.val_idx)
+    val_images, val_targets = data.train.images[val_idx], data.train.targets[val_idx].numpy()
+    val_probs, test_probs, member_metrics = {}, {}, {}
+    for m, folder in runs.items():
+        clf = load_trained_classifier(folder, cfg.device)
+        val_probs[m] = clf.probabilities(val_images)
+        test_probs[m] = clf.probabilities(data.test.images)   # read now, used only after the choice below
+        member_metrics[m] = {k: read_json(folder / "metrics.json").get(k) for k in ("val_top1", "top1")}
+    members = select_members(val_probs, val_targets)
+    val_mean = np.mean([val_probs[m] for m in members], axis=0)
+    test_mean = np.mean([test_probs[m] for m in members], axis=0)
+    first = read_json(runs[first_model] / "metrics.json")
+    metrics = {
+        "model": ENSEMBLE, "clean_fraction": first["clean_fraction"], "noise": first["noise"], "seed": first["seed"],
+        **classification_metrics(test_mean, data.test.targets.numpy(), data.class_names),
+        "val_top1": accuracy(val_mean, val_targets), "n_val": len(val_targets),
+        "members": members,
+        # what a user pays for the ensemble: the training of its members, plus predicting with each
+        "train_seconds": sum(float(read_json(runs[m] / "metrics.json")["train_seconds"]) for m in members),
+        "ensemble_seconds": time.perf_counter() - t0,
+        "device": describe(device), "threads": torch.get_num_threads(),
+        "precision": "fp32", "precision_reason": "the members' predictions are made in fp32",
+        "candidates": member_metrics, **provenance(),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    # ensemble.json first: a folder with metrics.json is a finished run, and it must name its members
+    atomic_write_text(out / "ensemble.json", _json({"members": {m: runs_used[m] for m in members},
+                                                      "candidates": runs_used}))
+    atomic_write_text(metrics_path, _json(metrics))
+    log(f"{out.name}: members {', '.join(members)}; validation {metrics['val_top1']:.4f}, test {metrics['top1']:.4f}")
+    return metrics
+
+
+def _json(obj) -> str:
+    return json.dumps(obj, indent=2) + "\n"
+
+
+def ensembles(cfg: Config, out: Path, models: list[str], fractions: list[float], seeds: list[int],
+              log=print) -> None:
+    """For every split (fraction, seed): the ensemble of its finished runs of `models` (where at least two)."""
+    from weakgan.data import load_dataset
+    from weakgan.sweep import run_dir_for
+    set_threads(cfg.threads)
+    data = None
+    for seed in seeds:
+        for fraction in fractions:
+            runs = {m: run_dir_for(out, m, fraction, cfg.noise, seed) for m in models if m != ENSEMBLE}
+            runs = {m: p for m, p in runs.items() if (p / "metrics.json").exists()}
+            if len(runs) < 2:
+                continue
+            data = data or load_dataset(cfg.dataset, cfg.data_dir, False, cfg=cfg)
+            build_ensemble(run_dir_for(out, ENSEMBLE, fraction, cfg.noise, seed), runs, data, cfg, log)
+
+
+class EnsembleClassifier:
+    """A finished ensemble folder as `weakgan predict` uses it: the mean of its members' probabilities."""
+
+    def __init__(self, run_dir: Path, device: str = "auto"):
+        names = read_json(run_dir / "ensemble.json").get("members")
+        if not isinstance(names, dict) or not names:
+            raise WeakganError(f"{run_dir / 'ensemble.json'}: expected its members as {{model: run folder}}")
+        self.members: list[TrainedClassifier] = [load_trained_classifier(run_dir / rel, device)
+                                                 for rel in names.values()]
+        first = self.members[0]
+        for m, folder in zip(self.members[1:], list(names.values())[1:]):
+            if (m.class_names, m.input_shape) != (first.class_names, first.input_shape):
+                raise WeakganError(f"{run_dir / folder}: its classes or image shape differ from the first member's")
+        self.cfg, self.class_names, self.input_shape = first.cfg, first.class_names, first.input_shape
+
+    def probabilities(self, images: torch.Tensor) -> np.ndarray:
+        return np.mean([m.probabilities(images) for m in self.members], axis=0)
+
+
+def load_classifier(run_dir: str | Path, device: str = "auto") -> TrainedClassifier | EnsembleClassifier:
+    """A finished run folder's classifier: a trained run's, or an ensemble's (its members')."""
+    run_dir = Path(run_dir)
+    if (run_dir / "ensemble.json").is_file():
+        return EnsembleClassifier(run_dir, device)
+    return load_trained_classifier(run_dir, device)
