@@ -85,6 +85,11 @@ def test_reproduce_builds_the_ensemble_of_each_split_and_predict_reads_it(tiny_f
     want = np.mean([c.probabilities(torch.from_numpy(pixels[:, None])) for c in clfs.values()], axis=0)
     np.testing.assert_allclose(got, want, atol=2e-6)
 
+    # commands that need one network name the members instead
+    bad = run_cli("export", str(folder), "--format", "torchscript", "--out", str(tmp_path / "m.pt"), check=False)
+    assert bad.returncode != 0 and "an ensemble folder has no weights of its own" in bad.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "m.pt").exists()
+
     # a damaged ensemble.json is one line naming the file
     (folder / "ensemble.json").write_text('{"members": []}')
     bad = run_cli("predict", str(folder), str(images), check=False)

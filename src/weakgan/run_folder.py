@@ -59,6 +59,9 @@ def clean_classifier_from_weights(state: dict[str, torch.Tensor], stem: str) -> 
 
 def read_run_config(run_dir: Path) -> Config:
     """The settings of a finished run; refuses a folder that is not one."""
+    if (run_dir / "ensemble.json").is_file():
+        raise WeakganError(f"{run_dir}: an ensemble folder has no weights of its own; use one of the runs its "
+                           "ensemble.json names (`weakgan predict` reads the ensemble itself)")
     if not (run_dir / "config.yaml").is_file() or not (run_dir / "model.safetensors").is_file():
         raise WeakganError(f"{run_dir}: not a finished run folder (needs config.yaml and model.safetensors)")
     return read_config(run_dir / "config.yaml")
