@@ -1,6 +1,7 @@
 """Averaging the class probabilities of a split's finished runs: does a combination beat the split's best model on
-validation? A measurement on finished runs (nothing trains); the package has no ensemble model, so these rows are
-never a group's pick in validated.md.
+validation? A measurement on finished runs (nothing trains), of every fixed combination; the package's own
+ensemble (weakgan/ensemble.py, `reproduce` with a preset's `ensemble: true`) chooses its members per split on
+validation, and only its rows compete in validated.md's picks.
 
   python3 benchmarks/ensemble.py --runs reports/full_epyc --fractions 0.05,0.1,0.2 --seeds 0,1,2 \
       --models clean-only,nr,nr-fixmatch
