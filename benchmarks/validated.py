@@ -29,11 +29,13 @@ REPLICATIONS = {"informative_noise_epyc.csv": ("informative_noise.py on a 2-core
                                                "chains again, and a last round with consistency (nr-match)",
                                                "AMD EPYC"),
                 "full_preset_epyc.csv": ("full preset on a 2-core AMD EPYC (Zen 4), with nr-fixmatch (+6 epochs "
-                                         "from the teacher, without its targets)", "AMD EPYC"),
+                                         "from the teacher, without its targets) and ensemble (the split's runs "
+                                         "averaged, members chosen on validation)", "AMD EPYC"),
                 # the full preset's models under informative noise: another recipe than informative_noise.py's
                 # (6-epoch clean-only teacher), so a group of its own beside that machine's chains
-                "full_preset_epyc_informative.csv": ("full preset on a 2-core AMD EPYC (Zen 4): clean-only, nr, "
-                                                     "nr-fixmatch under informative noise", "AMD EPYC, full preset")}
+                "full_preset_epyc_informative.csv": ("full preset on a 2-core AMD EPYC (Zen 4): clean-only, naive, "
+                                                     "nr, nr-fixmatch and ensemble under informative noise",
+                                                     "AMD EPYC, full preset")}
 # Issue 18's wsgan D (benchmarks/presets/full_wsgan.yaml: no attention branches, the teacher's soft targets), from
 # wsgan.csv: name -> (D epochs, wsgan.csv's variants); `wsgan` is the preset's D (4 epochs since wsgan.md's section
 # "Four D epochs on seed 2 at 5%"), `wsgan-2ep` its D before. The first variant found at a split is taken (below 25%
