@@ -21,34 +21,15 @@ import time
 from pathlib import Path
 from statistics import mean
 
-import numpy as np
 import torch
 
 from weakgan.data import load_dataset
-from weakgan.noise import Split
-from weakgan.run_folder import load_trained_classifier
+from weakgan.ensemble import member_probabilities
 from weakgan.runtime import git_commit, machine
 
 from rows import append_rows, rows_not_made   # benchmarks/rows.py (scripts run from benchmarks/ as their first path)
 
 COLUMNS = ["members", "clean_fraction", "seed", "val_top1", "top1", "n_val", "commit", "date", "machine"]
-
-
-def split_probabilities(runs: Path, models: list[str], fraction: float, seed: int, data) -> tuple[dict, Split]:
-    """model -> (validation probabilities, test probabilities) of the split's runs, and the split, which every run
-    must share (the same validation images)."""
-    folders = {m: runs / "runs" / f"{m}_p{fraction:g}_auto_s{seed}" for m in models}
-    splits = {m: Split.load(f) for m, f in folders.items()}
-    first = splits[models[0]]
-    for m, s in splits.items():
-        if not (np.array_equal(s.val_idx, first.val_idx) and np.array_equal(s.clean_idx, first.clean_idx)):
-            raise SystemExit(f"{folders[m]}: its split differs from {folders[models[0]]}'s")
-    val = torch.as_tensor(first.val_idx)
-    probs = {}
-    for m, folder in folders.items():
-        run = load_trained_classifier(folder, "cpu")
-        probs[m] = (run.probabilities(data.train.images[val]), run.probabilities(data.test.images))
-    return probs, first
 
 
 def main() -> None:
@@ -67,12 +48,13 @@ def main() -> None:
     rows, y_test = [], data.test.targets.numpy()
     for fraction in [float(f) for f in args.fractions.split(",")]:
         for seed in [int(s) for s in args.seeds.split(",")]:
-            probs, split = split_probabilities(Path(args.runs), models, fraction, seed, data)
+            runs = {m: Path(args.runs) / "runs" / f"{m}_p{fraction:g}_auto_s{seed}" for m in models}
+            split, val_probs, test_probs = member_probabilities(runs, data, "cpu")
             y_val = data.train.targets[torch.as_tensor(split.val_idx)].numpy()
             for k in range(1, len(models) + 1):
                 for combo in itertools.combinations(models, k):
-                    p_val = sum(probs[m][0] for m in combo) / k
-                    p_test = sum(probs[m][1] for m in combo) / k
+                    p_val = sum(val_probs[m] for m in combo) / k
+                    p_test = sum(test_probs[m] for m in combo) / k
                     rows.append({"members": "+".join(combo), "clean_fraction": fraction, "seed": seed,
                                  "val_top1": round(float((p_val.argmax(1) == y_val).mean()), 4),
                                  "top1": round(float((p_test.argmax(1) == y_test).mean()), 4),

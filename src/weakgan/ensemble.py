@@ -59,6 +59,27 @@ def select_members(val_probs: dict[str, np.ndarray], targets: np.ndarray) -> lis
         total, best = total + val_probs[pick], acc
 
 
+def member_probabilities(runs: dict[str, Path], data: Dataset, device: str = "auto"
+                         ) -> tuple[Split, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The split the runs share (refused if they do not: the same clean and validation images) and each run's
+    class probabilities on its validation images and on the test set, predicted as the run evaluates (with the
+    mirror images where it trained with flips)."""
+    splits = {m: Split.load(p) for m, p in runs.items()}
+    first_model, split = next(iter(splits.items()))
+    for m, s in splits.items():
+        if not (np.array_equal(s.val_idx, split.val_idx) and np.array_equal(s.clean_idx, split.clean_idx)):
+            raise WeakganError(f"{runs[m]}: its split differs from {runs[first_model]}'s; an ensemble averages "
+                               "runs of one split")
+    if len(split.val_idx) == 0:
+        raise WeakganError(f"{runs[first_model]}: the split has no validation images to choose members on")
+    val_images = data.train.images[torch.as_tensor(split.val_idx)]
+    val_probs, test_probs = {}, {}
+    for m, folder in runs.items():
+        clf = load_trained_classifier(folder, device)
+        val_probs[m], test_probs[m] = clf.probabilities(val_images), clf.probabilities(data.test.images)
+    return split, val_probs, test_probs
+
+
 def build_ensemble(out: Path, runs: dict[str, Path], data: Dataset, cfg: Config, log=print) -> dict | None:
     """The ensemble of one split's finished runs (model -> run folder, at least two) into `out`; returns its
     metrics, or None when the folder already holds the ensemble of exactly these runs."""
@@ -69,38 +90,24 @@ def build_ensemble(out: Path, runs: dict[str, Path], data: Dataset, cfg: Config,
             read_json(out / "ensemble.json").get("candidates") == runs_used:
         return None
     t0 = time.perf_counter()
-    device = pick_device(cfg.device)   # where load_trained_classifier predicts
-    splits = {m: Split.load(p) for m, p in runs.items()}
-    first_model, split = next(iter(splits.items()))
-    for m, s in splits.items():
-        if not (np.array_equal(s.val_idx, split.val_idx) and np.array_equal(s.clean_idx, split.clean_idx)):
-            raise WeakganError(f"{runs[m]}: its split differs from {runs[first_model]}'s; an ensemble averages "
-                               "runs of one split")
-    if len(split.val_idx) == 0:
-        raise WeakganError(f"{runs[first_model]}: the split has no validation images to choose members on")
-    val_idx = torch.as_tensor(split.val_idx)
-    val_images, val_targets = data.train.images[val_idx], data.train.targets[val_idx].numpy()
-    val_probs, test_probs, member_metrics = {}, {}, {}
-    for m, folder in runs.items():
-        clf = load_trained_classifier(folder, cfg.device)
-        val_probs[m] = clf.probabilities(val_images)
-        test_probs[m] = clf.probabilities(data.test.images)   # read now, used only after the choice below
-        member_metrics[m] = {k: read_json(folder / "metrics.json").get(k) for k in ("val_top1", "top1")}
+    split, val_probs, test_probs = member_probabilities(runs, data, cfg.device)   # the test set is read here,
+    val_targets = data.train.targets[torch.as_tensor(split.val_idx)].numpy()      # used only after the choice
+    found = {m: read_json(p / "metrics.json") for m, p in runs.items()}
     members = select_members(val_probs, val_targets)
     val_mean = np.mean([val_probs[m] for m in members], axis=0)
     test_mean = np.mean([test_probs[m] for m in members], axis=0)
-    first = read_json(runs[first_model] / "metrics.json")
+    first = next(iter(found.values()))
     metrics = {
         "model": ENSEMBLE, "clean_fraction": first["clean_fraction"], "noise": first["noise"], "seed": first["seed"],
         **classification_metrics(test_mean, data.test.targets.numpy(), data.class_names),
         "val_top1": accuracy(val_mean, val_targets), "n_val": len(val_targets),
         "members": members,
         # what a user pays for the ensemble: the training of its members, plus predicting with each
-        "train_seconds": sum(float(read_json(runs[m] / "metrics.json")["train_seconds"]) for m in members),
+        "train_seconds": sum(float(found[m]["train_seconds"]) for m in members),
         "ensemble_seconds": time.perf_counter() - t0,
-        "device": describe(device), "threads": torch.get_num_threads(),
+        "device": describe(pick_device(cfg.device)), "threads": torch.get_num_threads(),
         "precision": "fp32", "precision_reason": "the members' predictions are made in fp32",
-        "candidates": member_metrics, **provenance(),
+        "candidates": {m: {k: f.get(k) for k in ("val_top1", "top1")} for m, f in found.items()}, **provenance(),
     }
     out.mkdir(parents=True, exist_ok=True)
     # ensemble.json first: a folder with metrics.json is a finished run, and it must name its members
@@ -120,6 +127,9 @@ def ensembles(cfg: Config, out: Path, models: list[str], fractions: list[float],
     """For every split (fraction, seed): the ensemble of its finished runs of `models` (where at least two)."""
     from weakgan.data import load_dataset
     from weakgan.sweep import run_dir_for
+    if cfg.val_fraction == 0:
+        log("no validation images (val_fraction 0): no ensemble, its members would be chosen on nothing")
+        return
     set_threads(cfg.threads)
     data = None
     for seed in seeds:
