@@ -31,7 +31,7 @@ from weakgan.data.dataset import Dataset
 from weakgan.metrics import classification_metrics
 from weakgan.noise import Split
 from weakgan.run_folder import TrainedClassifier, load_trained_classifier
-from weakgan.runtime import describe, pick_device, provenance, set_threads
+from weakgan.runtime import describe, pick_device, provenance
 
 ENSEMBLE = "ensemble"
 
@@ -120,26 +120,6 @@ def build_ensemble(out: Path, runs: dict[str, Path], data: Dataset, cfg: Config,
 
 def _json(obj) -> str:
     return json.dumps(obj, indent=2) + "\n"
-
-
-def ensembles(cfg: Config, out: Path, models: list[str], fractions: list[float], seeds: list[int],
-              log=print) -> None:
-    """For every split (fraction, seed): the ensemble of its finished runs of `models` (where at least two)."""
-    from weakgan.data import load_dataset
-    from weakgan.sweep import run_dir_for
-    if cfg.val_fraction == 0:
-        log("no validation images (val_fraction 0): no ensemble, its members would be chosen on nothing")
-        return
-    set_threads(cfg.threads)
-    data = None
-    for seed in seeds:
-        for fraction in fractions:
-            runs = {m: run_dir_for(out, m, fraction, cfg.noise, seed) for m in models if m != ENSEMBLE}
-            runs = {m: p for m, p in runs.items() if (p / "metrics.json").exists()}
-            if len(runs) < 2:
-                continue
-            data = data or load_dataset(cfg.dataset, cfg.data_dir, False, cfg=cfg)
-            build_ensemble(run_dir_for(out, ENSEMBLE, fraction, cfg.noise, seed), runs, data, cfg, log)
 
 
 class EnsembleClassifier:

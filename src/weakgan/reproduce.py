@@ -18,13 +18,12 @@ from pathlib import Path
 from weakgan import WeakganError
 from weakgan.checkpoint import atomic_write_text
 from weakgan.config import Config, check_models, from_dict, load_yaml, to_yaml
-from weakgan.ensemble import ensembles
 from weakgan.report import accuracy_plot, chosen_model_table, comparison, results_table
 from weakgan.recipes import uses_contrastive
 from weakgan.run import prepare_out_dir
 from weakgan.runtime import git_commit, machine
-from weakgan.sweep import (PAPER_TABLE1, PAPER_TABLE2, finished_rows, run_dir_for, sweep, with_dependencies,
-                           write_summary)
+from weakgan.sweep import (PAPER_TABLE1, PAPER_TABLE2, build_ensembles, finished_rows, run_dir_for, sweep,
+                           with_dependencies, write_summary)
 
 PRESETS = ("quick", "full", "ablation", "paper")
 
@@ -97,7 +96,7 @@ def reproduce(preset_name: str, cfg: Config, out: str | Path, seeds: list[int] |
     t_pre = time.perf_counter() - t0
     rows = sweep(cfg, models, fractions, seeds, out, log, shard)
     if preset.get("ensemble"):   # the preset's models of each split, averaged (ensemble.py); no training
-        ensembles(cfg, out, list(preset["models"]), fractions, seeds, log)
+        build_ensembles(cfg, out, list(preset["models"]), fractions, seeds, log)
         rows = finished_rows(out)
         write_summary(rows, out)
     wall = time.perf_counter() - t0

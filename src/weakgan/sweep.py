@@ -9,9 +9,12 @@ from pathlib import Path
 from weakgan import WeakganError
 from weakgan.checkpoint import atomic_write_text
 from weakgan.config import Config, check_models, differences, read_config
+from weakgan.data import load_dataset
+from weakgan.ensemble import ENSEMBLE, build_ensemble
 from weakgan.report import results_table, row_from_metrics, write_results_csv
 from weakgan.recipes import backbone_start, sibling_runs, unused_settings, with_run_schedule
 from weakgan.run import prepare_out_dir, train_run
+from weakgan.runtime import set_threads
 
 PAPER_TABLE1 = {0.05: 83.73, 0.10: 86.12, 0.20: 87.14, 0.50: 88.84, 0.70: 88.99}
 PAPER_TABLE2 = {0.05: 77.80, 0.10: 81.07, 0.20: 82.93, 0.50: 89.86, 0.70: 90.68}
@@ -130,3 +133,22 @@ def write_summary(rows: list[dict], out: Path) -> None:
     md += "\nTop-3 (%):\n\n" + results_table(rows, "top3")
     md += "\nMacro average precision (%):\n\n" + results_table(rows, "macro_ap")
     atomic_write_text(out / "results.md", md)
+
+
+def build_ensembles(cfg: Config, out: Path, models: list[str], fractions: list[float], seeds: list[int],
+                    log=print) -> None:
+    """For every split (fraction, seed): the ensemble of its finished runs of `models` (where at least two:
+    ensemble.py), after the grid's runs."""
+    if cfg.val_fraction == 0:
+        log("no validation images (val_fraction 0): no ensemble, its members would be chosen on nothing")
+        return
+    set_threads(cfg.threads)
+    data = None
+    for seed in seeds:
+        for fraction in fractions:
+            runs = {m: run_dir_for(out, m, fraction, cfg.noise, seed) for m in models if m != ENSEMBLE}
+            runs = {m: p for m, p in runs.items() if (p / "metrics.json").exists()}
+            if len(runs) < 2:
+                continue
+            data = data or load_dataset(cfg.dataset, cfg.data_dir, False, cfg=cfg)
+            build_ensemble(run_dir_for(out, ENSEMBLE, fraction, cfg.noise, seed), runs, data, cfg, log)
