@@ -71,6 +71,10 @@ def test_reproduce_builds_the_ensemble_of_each_split_and_predict_reads_it(tiny_f
     second = run_cli(*args)
     assert second.stdout.count("done before") == 2 and "members" not in second.stdout
     assert (folder / "metrics.json").stat().st_mtime_ns == stamp
+    # a member trained again (its metrics.json of another date) makes the ensemble stale: it is built anew
+    member = out / "runs" / "clean-only_p0.5_auto_s0" / "metrics.json"
+    member.write_text(json.dumps({**json.loads(member.read_text()), "date": "2000-01-01T00:00:00+00:00"}))
+    assert "ensemble_p0.5_auto_s0: members" in run_cli(*args).stdout
 
     # predict on the ensemble folder: the mean of its members' probabilities, image by image
     from PIL import Image

@@ -84,15 +84,18 @@ def build_ensemble(out: Path, runs: dict[str, Path], data: Dataset, cfg: Config,
     """The ensemble of one split's finished runs (model -> run folder, at least two) into `out`; returns its
     metrics, or None when the folder already holds the ensemble of exactly these runs."""
     metrics_path = out / "metrics.json"
-    # member folders relative to the ensemble's, so a report folder can move as a whole
+    found = {m: read_json(p / "metrics.json") for m, p in runs.items()}
+    # member folders relative to the ensemble's, so a report folder can move as a whole; a run trained again
+    # (another date in its metrics.json) makes the ensemble stale as a new run does
     runs_used = {m: os.path.relpath(p.resolve(), out.resolve()) for m, p in runs.items()}
-    if metrics_path.exists() and (out / "ensemble.json").exists() and \
-            read_json(out / "ensemble.json").get("candidates") == runs_used:
-        return None
+    finished = {m: f.get("date") for m, f in found.items()}
+    if metrics_path.exists() and (out / "ensemble.json").exists():
+        before = read_json(out / "ensemble.json")
+        if (before.get("candidates"), before.get("finished")) == (runs_used, finished):
+            return None
     t0 = time.perf_counter()
     split, val_probs, test_probs = member_probabilities(runs, data, cfg.device)   # the test set is read here,
     val_targets = data.train.targets[torch.as_tensor(split.val_idx)].numpy()      # used only after the choice
-    found = {m: read_json(p / "metrics.json") for m, p in runs.items()}
     members = select_members(val_probs, val_targets)
     val_mean = np.mean([val_probs[m] for m in members], axis=0)
     test_mean = np.mean([test_probs[m] for m in members], axis=0)
@@ -112,7 +115,7 @@ def build_ensemble(out: Path, runs: dict[str, Path], data: Dataset, cfg: Config,
     out.mkdir(parents=True, exist_ok=True)
     # ensemble.json first: a folder with metrics.json is a finished run, and it must name its members
     atomic_write_text(out / "ensemble.json", _json({"members": {m: runs_used[m] for m in members},
-                                                      "candidates": runs_used}))
+                                                      "candidates": runs_used, "finished": finished}))
     atomic_write_text(metrics_path, _json(metrics))
     log(f"{out.name}: members {', '.join(members)}; validation {metrics['val_top1']:.4f}, test {metrics['top1']:.4f}")
     return metrics

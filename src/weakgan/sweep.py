@@ -146,9 +146,10 @@ def build_ensembles(cfg: Config, out: Path, models: list[str], fractions: list[f
     data = None
     for seed in seeds:
         for fraction in fractions:
-            runs = {m: run_dir_for(out, m, fraction, cfg.noise, seed) for m in models if m != ENSEMBLE}
+            runs = {m: run_dir_for(out, m, fraction, cfg.noise, seed) for m in models}
             runs = {m: p for m, p in runs.items() if (p / "metrics.json").exists()}
             if len(runs) < 2:
                 continue
-            data = data or load_dataset(cfg.dataset, cfg.data_dir, False, cfg=cfg)
+            if data is None:
+                data = load_dataset(cfg.dataset, cfg.data_dir, False, cfg=cfg)
             build_ensemble(run_dir_for(out, ENSEMBLE, fraction, cfg.noise, seed), runs, data, cfg, log)
