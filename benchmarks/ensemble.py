@@ -26,6 +26,7 @@ import torch
 from weakgan.data import load_dataset
 from weakgan.ensemble import member_probabilities
 from weakgan.runtime import git_commit, machine
+from weakgan.sweep import run_dir_for
 
 from rows import append_rows, rows_not_made   # benchmarks/rows.py (scripts run from benchmarks/ as their first path)
 
@@ -48,9 +49,8 @@ def main() -> None:
     rows, y_test = [], data.test.targets.numpy()
     for fraction in [float(f) for f in args.fractions.split(",")]:
         for seed in [int(s) for s in args.seeds.split(",")]:
-            runs = {m: Path(args.runs) / "runs" / f"{m}_p{fraction:g}_auto_s{seed}" for m in models}
-            split, val_probs, test_probs = member_probabilities(runs, data, "cpu")
-            y_val = data.train.targets[torch.as_tensor(split.val_idx)].numpy()
+            runs = {m: run_dir_for(Path(args.runs), m, fraction, "auto", seed) for m in models}
+            y_val, val_probs, test_probs = member_probabilities(runs, data, "cpu")
             for k in range(1, len(models) + 1):
                 for combo in itertools.combinations(models, k):
                     p_val = sum(val_probs[m] for m in combo) / k

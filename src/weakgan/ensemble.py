@@ -60,10 +60,10 @@ def select_members(val_probs: dict[str, np.ndarray], targets: np.ndarray) -> lis
 
 
 def member_probabilities(runs: dict[str, Path], data: Dataset, device: str = "auto"
-                         ) -> tuple[Split, dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """The split the runs share (refused if they do not: the same clean and validation images) and each run's
-    class probabilities on its validation images and on the test set, predicted as the run evaluates (with the
-    mirror images where it trained with flips)."""
+                         ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The labels of the validation images the runs share (refused if they do not: the same clean and validation
+    images) and each run's class probabilities on those images and on the test set, predicted as the run
+    evaluates (with the mirror images where it trained with flips)."""
     splits = {m: Split.load(p) for m, p in runs.items()}
     first_model, split = next(iter(splits.items()))
     for m, s in splits.items():
@@ -72,12 +72,12 @@ def member_probabilities(runs: dict[str, Path], data: Dataset, device: str = "au
                                "runs of one split")
     if len(split.val_idx) == 0:
         raise WeakganError(f"{runs[first_model]}: the split has no validation images to choose members on")
-    val_images = data.train.images[torch.as_tensor(split.val_idx)]
+    val_idx = torch.as_tensor(split.val_idx)
     val_probs, test_probs = {}, {}
     for m, folder in runs.items():
         clf = load_trained_classifier(folder, device)
-        val_probs[m], test_probs[m] = clf.probabilities(val_images), clf.probabilities(data.test.images)
-    return split, val_probs, test_probs
+        val_probs[m], test_probs[m] = clf.probabilities(data.train.images[val_idx]), clf.probabilities(data.test.images)
+    return data.train.targets[val_idx].numpy(), val_probs, test_probs
 
 
 def build_ensemble(out: Path, runs: dict[str, Path], data: Dataset, cfg: Config, log=print) -> dict | None:
@@ -94,8 +94,8 @@ def build_ensemble(out: Path, runs: dict[str, Path], data: Dataset, cfg: Config,
         if (before.get("candidates"), before.get("finished")) == (runs_used, finished):
             return None
     t0 = time.perf_counter()
-    split, val_probs, test_probs = member_probabilities(runs, data, cfg.device)   # the test set is read here,
-    val_targets = data.train.targets[torch.as_tensor(split.val_idx)].numpy()      # used only after the choice
+    # the test set is read here, used only after the choice
+    val_targets, val_probs, test_probs = member_probabilities(runs, data, cfg.device)
     members = select_members(val_probs, val_targets)
     val_mean = np.mean([val_probs[m] for m in members], axis=0)
     test_mean = np.mean([test_probs[m] for m in members], axis=0)
