@@ -98,3 +98,12 @@ def test_reproduce_builds_the_ensemble_of_each_split_and_predict_reads_it(tiny_f
     (folder / "ensemble.json").write_text('{"members": []}')
     bad = run_cli("predict", str(folder), str(images), check=False)
     assert bad.returncode != 0 and "ensemble.json: expected its members" in bad.stderr.strip().splitlines()[-1]
+
+
+def test_a_preset_whose_ensemble_is_not_a_boolean_is_one_line(tiny_fashion, tmp_path):
+    preset = tmp_path / "bad.yaml"
+    preset.write_text("models: [clean-only, nr]\nfractions: [0.5]\nseeds: [0]\nensemble: sometimes\n")
+    bad = run_cli("reproduce", "--preset", str(preset), "--data-dir", str(tiny_fashion), "--out",
+                  str(tmp_path / "out"), check=False)
+    assert bad.returncode != 0 and "'ensemble' must be true or false" in bad.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in bad.stderr and not (tmp_path / "out" / "runs").exists()
