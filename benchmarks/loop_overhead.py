@@ -26,7 +26,7 @@ import torch
 
 from weakgan.config import Config
 from weakgan.data import load_dataset
-from weakgan.run import load_or_make_split, train_run
+from weakgan.run import split_for, train_run
 from weakgan.runtime import autocast, choose_precision, describe, machine, pick_device, set_threads
 from weakgan.stages.classifier import ClassifierStage, bce_onehot
 from weakgan.train import fit, make_optimizer
@@ -96,7 +96,7 @@ def main() -> None:
         if args.model == "nr":   # a quickly trained teacher: its targets cost the same whatever its accuracy
             train_run(dataclasses.replace(cfg, model="clean-only", epochs=0.05), tmp / "teacher")
             cfg = dataclasses.replace(cfg, teacher_run=str(tmp / "teacher"))
-        split = load_or_make_split(cfg, data, tmp)
+        split = split_for(cfg, data)
         loop, bare = [], []
         for i in range(args.repeats):
             bare.append(time_bare(cfg, data, split, args.steps, device))

@@ -8,14 +8,13 @@ read for this diagnostic only (no choice is made on it).
 import sys, torch
 from weakgan.config import Config
 from weakgan.data import load_dataset
-from weakgan.run import load_or_make_split
+from weakgan.run import split_for
 from weakgan.teacher import teacher_targets
-import tempfile
 teacher = sys.argv[1]; frac = float(sys.argv[2])
 data = load_dataset("fashion-mnist", "")
 for noise in ["permutation", "symmetric:0.4", "pairflip:0.3"]:
     cfg = Config(model="nr", clean_fraction=frac, noise=noise, seed=0)
-    split = load_or_make_split(cfg, data, __import__("pathlib").Path(tempfile.mkdtemp()))
+    split = split_for(cfg, data)
     true = data.train.targets[torch.as_tensor(split.noisy_idx)]
     y = torch.as_tensor(split.noisy_labels)
     res = []

@@ -73,20 +73,16 @@ def split_for(cfg: Config, data: Dataset) -> Split:
                       given, clean, cfg.val_fraction, cfg.val_min_per_class)
 
 
-def load_or_make_split(cfg: Config, data: Dataset, out: Path, save: bool = True) -> Split:
-    """The folder's saved split, or a new one (saved into it unless save is False: the caller saves it)."""
+def load_or_make_split(cfg: Config, data: Dataset, out: Path) -> Split:
+    """The folder's saved split, or a new one (not saved: the caller saves it once the run is known to start)."""
     cfg = resolve_auto(cfg, data)
-    targets = data.train.targets.numpy()
-    if (out / "split.npz").exists():
-        split = Split.load(out)
-        if (split.noise, split.seed, split.n_train) != (cfg.noise, cfg.seed, len(targets)) or \
-                abs(split.clean_fraction - cfg.clean_fraction) > 1e-9 and data.given_clean is None:
-            raise WeakganError(f"{out}/split.json: saved split ({split.clean_fraction}, {split.noise}, seed "
-                               f"{split.seed}) does not match this config; use a new --out folder")
-        return split
-    split = split_for(cfg, data)
-    if save:
-        split.save(out, targets)
+    if not (out / "split.npz").exists():
+        return split_for(cfg, data)
+    split = Split.load(out)
+    if (split.noise, split.seed, split.n_train) != (cfg.noise, cfg.seed, len(data.train.targets)) or \
+            abs(split.clean_fraction - cfg.clean_fraction) > 1e-9 and data.given_clean is None:
+        raise WeakganError(f"{out}/split.json: saved split ({split.clean_fraction}, {split.noise}, seed "
+                           f"{split.seed}) does not match this config; use a new --out folder")
     return split
 
 
@@ -206,7 +202,7 @@ def _train(cfg: Config, out: Path, info: DistInfo, override: bool) -> dict:
     cfg = with_run_schedule(cfg)
     if info.main:   # rank 0 writes the split and does shared pretraining; the others then read them
         check_same_settings(cfg, out, override)
-        split = load_or_make_split(cfg, data, out, save=False)
+        split = load_or_make_split(cfg, data, out)
         weights = backbone_weights_for(cfg, data, info.device)
         gen_weights = generator_weights_for(cfg, data, split, info.device)
         # the stage before anything goes into the folder: a model that cannot train on this split (fixmatch with
