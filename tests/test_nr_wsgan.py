@@ -12,7 +12,7 @@ from weakgan import WeakganError
 from weakgan.config import Config
 from weakgan.data import load_dataset
 from weakgan.noise import Split
-from weakgan.run import load_or_make_split
+from weakgan.run import split_for
 from weakgan.stages.nr_wsgan import NRWSGANStage
 
 GAN_FLAGS = ["--gan-steps", "3", "--gan-batch-size", "16", "--gan-n-critic", "2", "--gan-g-width", "8",
@@ -33,7 +33,8 @@ def _stage(tiny_fashion, wsgan_run, tmp_path, model="nr-wsgan"):
                  batch_size=40, threads=1, progress=False, noise="symmetric:0.5", teacher_weight=0.0)
     data = load_dataset("fashion-mnist", str(tiny_fashion))
     tmp_path.mkdir(exist_ok=True)
-    split = load_or_make_split(cfg, data, tmp_path)
+    split = split_for(cfg, data)
+    split.save(tmp_path, data.train.targets.numpy())   # read back by the tests that check the noisy labels
     return NRWSGANStage(cfg, data, split, torch.device("cpu")), cfg
 
 
@@ -155,7 +156,7 @@ def test_nr_wsgan_variants_train(tiny_fashion, wsgan_run, tmp_path):
 def test_needs_a_wsgan_run(tiny_fashion, tmp_path):
     cfg = Config(model="nr-wsgan", data_dir=str(tiny_fashion), clean_fraction=0.2, teacher_weight=0.0)
     data = load_dataset("fashion-mnist", str(tiny_fashion))
-    split = load_or_make_split(cfg, data, tmp_path)
+    split = split_for(cfg, data)
     with pytest.raises(WeakganError, match="needs --wsgan-run"):
         NRWSGANStage(cfg, data, split, torch.device("cpu"))
     with pytest.raises(WeakganError, match="not a finished wsgan run"):

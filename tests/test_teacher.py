@@ -14,7 +14,7 @@ from weakgan import WeakganError
 from weakgan.config import Config
 from weakgan.data import load_dataset
 from weakgan.noise import UNLABELLED, Split
-from weakgan.run import load_or_make_split
+from weakgan.run import split_for
 from weakgan.stages.classifier import nr_objective
 from weakgan.teacher import align_and_sharpen, label_posterior, teacher_targets
 
@@ -104,14 +104,11 @@ def test_nr_trains_its_own_teacher_and_learns_from_unlabelled_images(tiny_fashio
     # its targets: zero on clean rows, distributions on the others, and refused for another split
     cfg = Config(data_dir=str(tiny_fashion), clean_fraction=0.2, noise="none")
     data = load_dataset("fashion-mnist", str(tiny_fashion))
-    (tmp_path / "same").mkdir()
-    (tmp_path / "other").mkdir()
-    split = load_or_make_split(cfg, data, tmp_path / "same")
+    split = split_for(cfg, data)
     t = teacher_targets(out / "teacher", data, split, 0.5, torch.device("cpu"))
     assert t[torch.as_tensor(split.clean_idx)].abs().sum() == 0
     assert torch.allclose(t[torch.as_tensor(split.noisy_idx)].sum(1), torch.ones(len(split.noisy_idx)))
-    other = load_or_make_split(Config(data_dir=str(tiny_fashion), clean_fraction=0.2, noise="none", seed=1),
-                               data, tmp_path / "other")
+    other = split_for(Config(data_dir=str(tiny_fashion), clean_fraction=0.2, noise="none", seed=1), data)
     with pytest.raises(WeakganError, match="another clean split"):
         teacher_targets(out / "teacher", data, other, 0.5, torch.device("cpu"))
 
