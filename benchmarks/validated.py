@@ -35,7 +35,11 @@ REPLICATIONS = {"informative_noise_epyc.csv": ("informative_noise.py on a 2-core
                 # (6-epoch clean-only teacher), so a group of its own beside that machine's chains
                 "full_preset_epyc_informative.csv": ("full preset on a 2-core AMD EPYC (Zen 4): clean-only, naive, "
                                                      "nr, nr-fixmatch and ensemble under informative noise",
-                                                     "AMD EPYC, full preset")}
+                                                     "AMD EPYC, full preset"),
+                # the full preset's clean-only, nr and nr-fixmatch made again on the Xeon of the unmarked rows, after
+                # nr-fixmatch joined the preset: a group of its own (other commits, and no naive / nr-match runs)
+                "full_preset_xeon.csv": ("full preset on the 2-core Intel Xeon: clean-only, nr, nr-fixmatch and "
+                                         "ensemble (full_recipe.md, last sections)", "Intel Xeon, with nr-fixmatch")}
 # Issue 18's wsgan D (benchmarks/presets/full_wsgan.yaml: no attention branches, the teacher's soft targets), from
 # wsgan.csv: name -> (D epochs, wsgan.csv's variants); `wsgan` is the preset's D (4 epochs since wsgan.md's section
 # "Four D epochs on seed 2 at 5%"), `wsgan-2ep` its D before. The first variant found at a split is taken (below 25%
