@@ -15,11 +15,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-import torch
 
+from weakgan import WeakganError
 from weakgan.data import load_dataset
-from weakgan.noise import Split
-from weakgan.run_folder import load_trained_classifier
+from weakgan.ensemble import member_probabilities
 from weakgan.runtime import git_commit, machine
 
 
@@ -39,23 +38,19 @@ def main(args: list[str]) -> None:
     print(f"- machine: {machine()}; date {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; commit {git_commit()}\n")
     print("| A | B | validation: B - A (s.e.), only B / only A right of n | "
           "test: B - A (s.e.), only B / only A right of n |\n|---|---|---|---|")
-    data = None
+    data = load_dataset("fashion-mnist", "", False)
     for a_dir, b_dir in zip(args[::2], args[1::2]):
-        sa, sb = Split.load(a_dir), Split.load(b_dir)
-        if not (np.array_equal(sa.val_idx, sb.val_idx) and np.array_equal(sa.clean_idx, sb.clean_idx)):
-            raise SystemExit(f"{b_dir}: its split differs from {a_dir}'s; a paired difference needs one split")
-        if len(sa.val_idx) == 0:
-            raise SystemExit(f"{a_dir}: the split has no validation images")
-        a, b = load_trained_classifier(a_dir, "cpu"), load_trained_classifier(b_dir, "cpu")
-        data = data or load_dataset(a.cfg.dataset, a.cfg.data_dir)
-        val = torch.as_tensor(sa.val_idx)
+        # the ensemble's reader: it refuses two runs of different splits, or a split without validation images
+        try:
+            y_val, val_probs, test_probs = member_probabilities({"A": Path(a_dir), "B": Path(b_dir)}, data, "cpu")
+        except WeakganError as e:
+            raise SystemExit(f"paired.py: {e}") from None
+        y_test = data.test.targets.numpy()
         cells = []
-        for images, targets in ((data.train.images[val], data.train.targets[val].numpy()),
-                                (data.test.images, data.test.targets.numpy())):
-            d, se, only_b, only_a, n = paired(a.probabilities(images), b.probabilities(images), targets)
+        for probs, targets in ((val_probs, y_val), (test_probs, y_test)):
+            d, se, only_b, only_a, n = paired(probs["A"], probs["B"], targets)
             cells.append(f"{d:+.2f} ({se:.2f}), {only_b} / {only_a} of {n}")
         print(f"| {Path(a_dir).name} | {Path(b_dir).name} | {cells[0]} | {cells[1]} |", flush=True)
-
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -68,8 +68,8 @@ def member_probabilities(runs: dict[str, Path], data: Dataset, device: str = "au
     first_model, split = next(iter(splits.items()))
     for m, s in splits.items():
         if not (np.array_equal(s.val_idx, split.val_idx) and np.array_equal(s.clean_idx, split.clean_idx)):
-            raise WeakganError(f"{runs[m]}: its split differs from {runs[first_model]}'s; an ensemble averages "
-                               "runs of one split")
+            raise WeakganError(f"{runs[m]}: its split differs from {runs[first_model]}'s; runs averaged or "
+                               "compared must share one split")
     if len(split.val_idx) == 0:
         raise WeakganError(f"{runs[first_model]}: the split has no validation images to choose members on")
     val_idx = torch.as_tensor(split.val_idx)
