@@ -37,9 +37,14 @@ REPLICATIONS = {"informative_noise_epyc.csv": ("informative_noise.py on a 2-core
                                                      "nr, nr-fixmatch and ensemble under informative noise",
                                                      "AMD EPYC, full preset"),
                 # the full preset's clean-only, nr and nr-fixmatch made again on the Xeon of the unmarked rows, after
-                # nr-fixmatch joined the preset: a group of its own (other commits, and no naive / nr-match runs)
-                "full_preset_xeon.csv": ("full preset on the 2-core Intel Xeon: clean-only, nr, nr-fixmatch and "
-                                         "ensemble (full_recipe.md, last sections)", "Intel Xeon, with nr-fixmatch")}
+                # nr-fixmatch joined the preset: groups of their own (other commits, and no naive / nr-match runs),
+                # one per nr-fixmatch schedule (the preset's 6 consistency epochs until 2026-12-06, 12 since)
+                "full_preset_xeon_fixmatch6.csv": ("full preset on the 2-core Intel Xeon, nr-fixmatch at 6 consistency "
+                                                   "epochs (the preset until 2026-12-06): clean-only, nr, nr-fixmatch "
+                                                   "and ensemble (full_recipe.md)", "Intel Xeon, nr-fixmatch 6 epochs"),
+                "full_preset_xeon.csv": ("full preset on the 2-core Intel Xeon, nr-fixmatch at 12 consistency epochs "
+                                         "(the preset since 2026-12-06): clean-only, nr, nr-fixmatch and ensemble "
+                                         "(full_recipe.md)", "Intel Xeon, nr-fixmatch 12 epochs")}
 # Issue 18's wsgan D (benchmarks/presets/full_wsgan.yaml: no attention branches, the teacher's soft targets), from
 # wsgan.csv: name -> (D epochs, wsgan.csv's variants); `wsgan` is the preset's D (4 epochs since wsgan.md's section
 # "Four D epochs on seed 2 at 5%"), `wsgan-2ep` its D before. The first variant found at a split is taken (below 25%
