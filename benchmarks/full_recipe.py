@@ -10,7 +10,8 @@ rows and the clean-only run of each split is the teacher of every nr / nr-match 
 variant differs from its baseline in its own setting only.
 
 Variants (model/change; everything else as in src/weakgan/presets/full.yaml):
-  clean-only/epochs-12        12 epochs instead of 6
+  clean-only/epochs-6         6 epochs: the full preset's `epochs` until 2026-12-06
+  clean-only/epochs-12        12 epochs instead of 6 (chosen on validation by full_recipe.md's rule: the preset's since 2026-12-06)
   clean-only/no-translate     no random translation (crop_pad 0): it cost validation accuracy fully supervised
                               at 3 epochs (smallcnn_choices.md)
   nr/warm-lr-5e-4             the warm-started phase at peak lr 5e-4 instead of lr (2e-3): the quick preset's
@@ -69,6 +70,7 @@ COLUMNS = ["variant", "model", "clean_fraction", "seed", "epochs", "lr", "crop_p
 TEACHER_WEIGHTS = "<the split's clean-only run>"   # backbone_weights: that run's model.safetensors
 # variant -> (model, Config overrides)
 VARIANTS = {
+    "clean-only/epochs-6": ("clean-only", {"epochs": 6.0}),   # the full preset's value until 2026-12-06
     "clean-only/epochs-12": ("clean-only", {"epochs": 12.0}),
     "clean-only/no-translate": ("clean-only", {"crop_pad": 0}),
     "nr/warm-lr-5e-4": ("nr", {"warm_lr": 5e-4}),
