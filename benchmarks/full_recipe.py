@@ -59,8 +59,10 @@ from pathlib import Path
 
 import yaml
 
+from weakgan.recipes import with_run_schedule
 from weakgan.reproduce import preset_config
 from weakgan.run import train_run
+from weakgan.sweep import check_finished_run
 
 from rows import append_rows   # benchmarks/rows.py (scripts run from benchmarks/ as their first path)
 
@@ -113,8 +115,11 @@ def run_variant(name: str, fraction: float, seed: int, baseline: Path, runs: Pat
         cfg = dataclasses.replace(cfg, backbone_weights=str(Path(cfg.teacher_run) / "model.safetensors"))
     # a variant that sets its own clean fraction is one run whatever the column
     run = runs / f"{name.replace('/', '-')}_p{cfg.clean_fraction:g}_s{seed}"
-    m = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").exists() else train_run(cfg, run)
-    return m, run_config(run)
+    if not (run / "metrics.json").exists():
+        return train_run(cfg, run), run_config(run)
+    # a run made under an older preset (e.g. before its epochs changed) is another experiment: not read back
+    check_finished_run(run, with_run_schedule(cfg))
+    return json.loads((run / "metrics.json").read_text()), run_config(run)
 
 
 def run_config(run: Path) -> dict:
