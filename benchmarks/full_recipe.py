@@ -41,7 +41,8 @@ Variants (model/change; everything else as in src/weakgan/presets/full.yaml):
                               validation by full_recipe.md's rule, the full preset's value since 2026-12-06
   nr-fixmatch/epochs-18       the same with 18 epochs
   clean-only/all-true-labels  not a recipe: clean-only on every training image with its true label (clean fraction
-                              1.0, noise none; 54,000 images, 6,000 held out), 6 epochs: what the same budget gives
+                              1.0, noise none; 54,000 images, 6,000 held out), the preset's epochs (6 until
+                              2026-12-06, 12 since; a 6-epoch run is refused, not read back): what the same budget gives
                               when no label is missing or wrong, the ceiling for anything that learns from the
                               noisy images at that budget. One run, the same in every column.
 
@@ -59,6 +60,7 @@ from pathlib import Path
 
 import yaml
 
+from weakgan import WeakganError
 from weakgan.recipes import with_run_schedule
 from weakgan.reproduce import preset_config
 from weakgan.run import train_run
@@ -205,7 +207,10 @@ def main() -> None:
     for name in names:   # outer loop over variants: each change is seen at every fraction before the next starts
         for seed in seeds:
             for f in fractions:
-                m, cfg = run_variant(name, f, seed, baseline, Path(args.runs), args.threads)
+                try:
+                    m, cfg = run_variant(name, f, seed, baseline, Path(args.runs), args.threads)
+                except WeakganError as e:   # e.g. a finished run made with other settings: one line, not a traceback
+                    raise SystemExit(f"full_recipe.py: {e}") from None
                 r = row(name, VARIANTS[name][0], m, cfg, f)
                 if (name, f, seed) not in done:
                     append_rows(out_csv, COLUMNS, [r])

@@ -52,5 +52,6 @@ def main(args: list[str]) -> None:
             cells.append(f"{d:+.2f} ({se:.2f}), {only_b} / {only_a} of {n}")
         print(f"| {Path(a_dir).name} | {Path(b_dir).name} | {cells[0]} | {cells[1]} |", flush=True)
 
+
 if __name__ == "__main__":
     main(sys.argv[1:])
