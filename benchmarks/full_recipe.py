@@ -61,6 +61,7 @@ from pathlib import Path
 import yaml
 
 from weakgan import WeakganError
+from weakgan.config import Config
 from weakgan.recipes import with_run_schedule
 from weakgan.reproduce import preset_config
 from weakgan.run import train_run
@@ -106,7 +107,8 @@ def baseline_run(baseline: Path, model: str, fraction: float, seed: int, require
     return run
 
 
-def run_variant(name: str, fraction: float, seed: int, baseline: Path, runs: Path, threads: int) -> tuple[dict, dict]:
+def variant_run(name: str, fraction: float, seed: int, baseline: Path, runs: Path, threads: int) -> tuple[Config, Path]:
+    """A variant's settings on a split, and the folder of its run."""
     model, overrides = VARIANTS[name]
     cfg = dataclasses.replace(preset_config("full"), model=model, clean_fraction=fraction, noise="permutation",
                               seed=seed, threads=threads, progress=False)
@@ -116,11 +118,21 @@ def run_variant(name: str, fraction: float, seed: int, baseline: Path, runs: Pat
     if cfg.backbone_weights == TEACHER_WEIGHTS:
         cfg = dataclasses.replace(cfg, backbone_weights=str(Path(cfg.teacher_run) / "model.safetensors"))
     # a variant that sets its own clean fraction is one run whatever the column
-    run = runs / f"{name.replace('/', '-')}_p{cfg.clean_fraction:g}_s{seed}"
+    return cfg, runs / f"{name.replace('/', '-')}_p{cfg.clean_fraction:g}_s{seed}"
+
+
+def check_variant_run(cfg: Config, run: Path) -> None:
+    """A finished run made under an older preset (e.g. before its epochs changed) is another experiment: it is
+    refused, not read back."""
+    if (run / "metrics.json").exists():
+        check_finished_run(run, with_run_schedule(cfg), folder_flag="--runs")
+
+
+def run_variant(cfg: Config, run: Path) -> tuple[dict, dict]:
+    """The variant's metrics and saved settings: trained now, or read back from its finished run."""
     if not (run / "metrics.json").exists():
         return train_run(cfg, run), run_config(run)
-    # a run made under an older preset (e.g. before its epochs changed) is another experiment: not read back
-    check_finished_run(run, with_run_schedule(cfg))
+    check_variant_run(cfg, run)
     return json.loads((run / "metrics.json").read_text()), run_config(run)
 
 
@@ -200,22 +212,27 @@ def main() -> None:
     baseline = Path(args.baseline)
     done = ({(r["variant"], float(r["clean_fraction"]), int(r["seed"])) for r in csv.DictReader(out_csv.open())}
             if out_csv.exists() else set())   # rows already in the CSV are not added again
+    jobs = [(name, seed, f, *variant_run(name, f, seed, baseline, Path(args.runs), args.threads))
+            for name in names for seed in seeds for f in fractions]
+    try:   # every finished run is checked before the CSV gains a row: a refusal leaves it as it was
+        for *_, cfg, run in jobs:
+            check_variant_run(cfg, run)
+    except WeakganError as e:
+        raise SystemExit(f"full_recipe.py: {e}") from None
     for seed in seeds:
         for f in fractions:
             append_rows(out_csv, COLUMNS, [r for r in baseline_rows(baseline, f, seed)
                                            if (r["variant"], f, seed) not in done])
-    for name in names:   # outer loop over variants: each change is seen at every fraction before the next starts
-        for seed in seeds:
-            for f in fractions:
-                try:
-                    m, cfg = run_variant(name, f, seed, baseline, Path(args.runs), args.threads)
-                except WeakganError as e:   # e.g. a finished run made with other settings: one line, not a traceback
-                    raise SystemExit(f"full_recipe.py: {e}") from None
-                r = row(name, VARIANTS[name][0], m, cfg, f)
-                if (name, f, seed) not in done:
-                    append_rows(out_csv, COLUMNS, [r])
-                print(json.dumps(r), flush=True)
-
+    # outer loop over variants: each change is seen at every fraction before the next starts
+    for name, seed, f, cfg, run in jobs:
+        try:
+            m, saved = run_variant(cfg, run)
+        except WeakganError as e:   # e.g. bad data: one line, not a traceback
+            raise SystemExit(f"full_recipe.py: {e}") from None
+        r = row(name, VARIANTS[name][0], m, saved, f)
+        if (name, f, seed) not in done:
+            append_rows(out_csv, COLUMNS, [r])
+        print(json.dumps(r), flush=True)
 
 if __name__ == "__main__":
     main()

@@ -18,12 +18,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import full_recipe  # noqa: E402
 
 
-def finished_run(runs: Path, name: str, cfg) -> Path:
-    run = runs / f"{name.replace('/', '-')}_p{cfg.clean_fraction:g}_s{cfg.seed}"
+METRICS = {"top1": 0.5, "val_top1": 0.6, "n_val": 100, "clean_fraction": 0.2, "seed": 1, "precision": "fp32",
+           "train_seconds": 1.0, "commit": "abc", "date": "2026-12-06", "machine": "test"}
+
+
+def finished_run(run: Path, cfg) -> Path:
     run.mkdir(parents=True)
     (run / "config.yaml").write_text(to_yaml(with_run_schedule(cfg)))
-    (run / "metrics.json").write_text(json.dumps({"top1": 0.5}))
+    (run / "metrics.json").write_text(json.dumps(METRICS))
     return run
+
+
+def variant_run(tmp_path: Path, name: str):
+    return full_recipe.variant_run(name, 0.2, 1, tmp_path / "baseline", tmp_path / "runs", 1)
 
 
 def variant_config(name: str, **changes):
@@ -34,13 +41,28 @@ def variant_config(name: str, **changes):
 
 
 def test_a_run_with_the_settings_asked_for_is_read_back(tmp_path):
-    finished_run(tmp_path, "clean-only/no-translate", variant_config("clean-only/no-translate"))
-    m, _ = full_recipe.run_variant("clean-only/no-translate", 0.2, 1, tmp_path / "baseline", tmp_path, 1)
-    assert m == {"top1": 0.5}
+    cfg, run = variant_run(tmp_path, "clean-only/no-translate")
+    finished_run(run, variant_config("clean-only/no-translate"))
+    m, _ = full_recipe.run_variant(cfg, run)
+    assert m == METRICS
 
 
 def test_a_run_made_with_other_epochs_is_refused(tmp_path):
-    epochs = preset_config("full").epochs
-    finished_run(tmp_path, "clean-only/no-translate", variant_config("clean-only/no-translate", epochs=epochs / 2))
-    with pytest.raises(WeakganError, match="epochs"):
-        full_recipe.run_variant("clean-only/no-translate", 0.2, 1, tmp_path / "baseline", tmp_path, 1)
+    cfg, run = variant_run(tmp_path, "clean-only/no-translate")
+    finished_run(run, variant_config("clean-only/no-translate", epochs=cfg.epochs / 2))
+    with pytest.raises(WeakganError, match="epochs.*--runs folder"):
+        full_recipe.run_variant(cfg, run)
+
+
+def test_a_refused_run_leaves_the_csv_as_it_was(tmp_path, monkeypatch):
+    """The refusal comes before the baseline's rows are appended: the CSV is not half-written."""
+    finished_run(tmp_path / "baseline" / "runs" / "clean-only_p0.2_auto_s1", variant_config("clean-only/epochs-6"))
+    cfg, run = variant_run(tmp_path, "clean-only/no-translate")
+    finished_run(run, variant_config("clean-only/no-translate", epochs=cfg.epochs / 2))
+    out_csv = tmp_path / "rows.csv"
+    monkeypatch.setattr(sys, "argv", ["full_recipe.py", "--baseline", str(tmp_path / "baseline"), "--fractions", "0.2",
+                                      "--seeds", "1", "--variants", "clean-only/no-translate", "--threads", "1",
+                                      "--runs", str(tmp_path / "runs"), "--csv", str(out_csv)])
+    with pytest.raises(SystemExit, match="full_recipe.py: .*epochs"):
+        full_recipe.main()
+    assert not out_csv.exists()

@@ -95,8 +95,9 @@ def run_config(base: Config, model: str, fraction: float, seed: int, out: Path) 
     return with_run_schedule(cfg)
 
 
-def check_finished_run(run_dir: Path, cfg: Config) -> None:
-    """A finished run is only reused when it was made with the settings asked for now."""
+def check_finished_run(run_dir: Path, cfg: Config, folder_flag: str = "--out") -> None:
+    """A finished run is only reused when it was made with the settings asked for now (folder_flag: the option
+    that names the runs' folder, for the error's advice)."""
     saved = read_config(run_dir / "config.yaml")
     # pretrain names a rule; what counts is where this run's backbone started (auto and teacher agree
     # for a clean-only run, for example)
@@ -105,7 +106,7 @@ def check_finished_run(run_dir: Path, cfg: Config) -> None:
         changed.append(f"backbone starts from: {backbone_start(saved)!r} -> {backbone_start(cfg)!r}")
     if changed:
         raise WeakganError(f"{run_dir}: finished with other settings ({'; '.join(changed[:3])}); use another "
-                           f"--out folder or remove that run")
+                           f"{folder_flag} folder or remove that run")
 
 
 def with_dependencies(models: list[str], base: Config) -> list[str]:
