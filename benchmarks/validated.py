@@ -44,7 +44,13 @@ REPLICATIONS = {"informative_noise_epyc.csv": ("informative_noise.py on a 2-core
                                                    "and ensemble (full_recipe.md)", "Intel Xeon, nr-fixmatch 6 epochs"),
                 "full_preset_xeon.csv": ("full preset on the 2-core Intel Xeon, nr-fixmatch at 12 consistency epochs "
                                          "(the preset since 2026-12-06): clean-only, nr, nr-fixmatch and ensemble "
-                                         "(full_recipe.md)", "Intel Xeon, nr-fixmatch 12 epochs")}
+                                         "(full_recipe.md)", "Intel Xeon, nr-fixmatch 12 epochs"),
+                # the preset as it stands since 2026-12-06, every run made at its settings (a 12-epoch clean-only
+                # teacher too, where the two groups above read the 6-epoch one)
+                "full_preset_xeon_e12.csv": ("full preset on the 2-core Intel Xeon at its settings since 2026-12-06 "
+                                             "(clean-only 12 epochs, nr +2 from it, nr-fixmatch 12 consistency "
+                                             "epochs): clean-only, nr, nr-fixmatch and ensemble",
+                                             "Intel Xeon, 12-epoch preset")}
 # Issue 18's wsgan D (benchmarks/presets/full_wsgan.yaml: no attention branches, the teacher's soft targets), from
 # wsgan.csv: name -> (D epochs, wsgan.csv's variants); `wsgan` is the preset's D (4 epochs since wsgan.md's section
 # "Four D epochs on seed 2 at 5%"), `wsgan-2ep` its D before. The first variant found at a split is taken (below 25%
