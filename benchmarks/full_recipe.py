@@ -234,5 +234,6 @@ def main() -> None:
             append_rows(out_csv, COLUMNS, [r])
         print(json.dumps(r), flush=True)
 
+
 if __name__ == "__main__":
     main()
