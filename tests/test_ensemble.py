@@ -1,5 +1,5 @@
-"""The ensemble of a split's runs: members chosen on validation only, its figures those of its members' average,
-and `weakgan predict` on an ensemble folder."""
+"""The ensemble of a split's runs: members chosen on validation only, ranked on validation images its members were
+not chosen on, its figures those of its members' average, and `weakgan predict` on an ensemble folder."""
 import csv
 import json
 
@@ -9,7 +9,7 @@ import torch
 
 from conftest import TINY, run_cli, synthetic_images
 from weakgan import WeakganError
-from weakgan.ensemble import select_members
+from weakgan.ensemble import accuracy, cross_fitted_accuracy, select_members, validation_halves
 from weakgan.report import chosen_models
 
 
@@ -25,6 +25,25 @@ def test_selection_starts_from_the_best_run_and_adds_only_what_raises_validation
     assert select_members({"x": c, "y": c}, y) == ["x"]
     with pytest.raises(WeakganError):
         select_members({}, y)
+
+
+def test_the_ensemble_is_ranked_on_the_half_its_members_were_not_chosen_on():
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    assert validation_halves(y).tolist() == [0, 1, 0, 1, 0, 1, 0, 1]     # alternating within each class
+    a = np.array([[.3, .7], [.3, .7], [.9, .1], [.9, .1], [.1, .9], [.1, .9], [.1, .9], [.1, .9]])  # 6/8
+    u = [.5, .5]
+    b = np.array([[1., 0.], [1., 0.], [0., 1.], u, u, u, u, u])  # fixes images 0 and 1 of a, ruins image 2
+    runs = {"a": a, "b": b}
+    # on all eight images b joins (a + b: 7/8), and its gain there is its own selection's
+    members = select_members(runs, y)
+    assert members == ["a", "b"] and accuracy(a + b, y) == 7 / 8
+    # chosen on {1, 3, 5, 7}, b joins and costs image 2 on {0, 2, 4, 6}; chosen on {0, 2, 4, 6}, it does not
+    # join (image 0 fixed, image 2 lost) and a misses image 1: 6/8, no better than a alone
+    assert cross_fitted_accuracy(runs, y) == 6 / 8 == accuracy(a, y)
+    assert chosen_models([{"model": m, "clean_fraction": "0.1", "seed": "0", "top1": "0.9", "val_top1": "0.75"}
+                          for m in ("ensemble", "a")]) == {0.1: "a"}
+    # one validation image per class: no half to choose on, so the best run's figure
+    assert cross_fitted_accuracy({"a": a[[0, 4]], "b": b[[0, 4]]}, y[[0, 4]]) == 1 / 2
 
 
 def test_a_tie_on_validation_goes_to_the_single_model():
@@ -58,9 +77,15 @@ def test_reproduce_builds_the_ensemble_of_each_split_and_predict_reads_it(tiny_f
     test = np.mean([c.probabilities(data.test.images) for c in clfs.values()], axis=0)
     val = np.mean([c.probabilities(data.train.images[val_idx]) for c in clfs.values()], axis=0)
     assert metrics["top1"] == pytest.approx(float((test.argmax(1) == data.test.targets.numpy()).mean()))
-    assert metrics["val_top1"] == pytest.approx(float((val.argmax(1) == data.train.targets[val_idx].numpy()).mean()))
+    val_targets = data.train.targets[val_idx].numpy()
+    assert metrics["val_top1_selected"] == pytest.approx(float((val.argmax(1) == val_targets).mean()))
     assert metrics["n_val"] == len(val_idx) > 0
-    assert metrics["val_top1"] >= max(v["val_top1"] for v in metrics["candidates"].values()) - 0.02  # fp32 vs bf16
+    assert metrics["val_top1_selected"] >= max(v["val_top1"] for v in metrics["candidates"].values()) - 0.02  # bf16
+    # the figure it is ranked by: members chosen on one half of the validation images, scored on the other
+    every = {m: load_trained_classifier(out / "runs" / f"{m}_p0.5_auto_s0", "cpu").probabilities(
+        data.train.images[val_idx]) for m in ("clean-only", "naive")}
+    assert metrics["val_top1"] == pytest.approx(cross_fitted_accuracy(every, val_targets))
+    assert metrics["ranking"] == json.loads((folder / "ensemble.json").read_text())["ranking"]
     with open(out / "results.csv") as f:
         models = sorted(r["model"] for r in csv.DictReader(f))
     assert models == ["clean-only", "ensemble", "naive"]
@@ -74,6 +99,10 @@ def test_reproduce_builds_the_ensemble_of_each_split_and_predict_reads_it(tiny_f
     # a member trained again (its metrics.json of another date) makes the ensemble stale: it is built anew
     member = out / "runs" / "clean-only_p0.5_auto_s0" / "metrics.json"
     member.write_text(json.dumps({**json.loads(member.read_text()), "date": "2000-01-01T00:00:00+00:00"}))
+    assert "ensemble_p0.5_auto_s0: members" in run_cli(*args).stdout
+    # so does one ranked under another rule (before ensemble.json named its ranking)
+    record = json.loads((folder / "ensemble.json").read_text())
+    (folder / "ensemble.json").write_text(json.dumps({k: v for k, v in record.items() if k != "ranking"}))
     assert "ensemble_p0.5_auto_s0: members" in run_cli(*args).stdout
 
     # predict on the ensemble folder: the mean of its members' probabilities, image by image

@@ -137,7 +137,8 @@ def chosen_models(rows: list[dict]) -> dict[float, str]:
     """{clean fraction: the model with the best mean validation top-1 there}, among candidate_models. The test set
     plays no part in the choice. Means are compared to the 0.01 point that tables show: results.csv keeps four
     digits of each val_top1, so a finer difference is rounding, not images; ties go to a single model over an
-    average of models (whose members were chosen on the same images: ensemble.py), then to the model listed first."""
+    average of models (ranked on validation images its members were not chosen on: ensemble.py), then to the model
+    listed first."""
     val = by_model_and_fraction(rows, "val_top1")
     return {f: max(models, key=lambda m: (round(float(np.mean(val[(m, f)])), 2), m != ENSEMBLE))
             for f, models in candidate_models(rows).items() if models}
