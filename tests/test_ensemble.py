@@ -2,6 +2,9 @@
 not chosen on, its figures those of its members' average, and `weakgan predict` on an ensemble folder."""
 import csv
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +14,8 @@ from conftest import TINY, run_cli, synthetic_images
 from weakgan import WeakganError
 from weakgan.ensemble import accuracy, cross_fitted_accuracy, select_members, validation_halves
 from weakgan.report import chosen_models
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_selection_starts_from_the_best_run_and_adds_only_what_raises_validation():
@@ -100,10 +105,20 @@ def test_reproduce_builds_the_ensemble_of_each_split_and_predict_reads_it(tiny_f
     member = out / "runs" / "clean-only_p0.5_auto_s0" / "metrics.json"
     member.write_text(json.dumps({**json.loads(member.read_text()), "date": "2000-01-01T00:00:00+00:00"}))
     assert "ensemble_p0.5_auto_s0: members" in run_cli(*args).stdout
-    # so does one ranked under another rule (before ensemble.json named its ranking)
+    # so does one ranked under another rule (before ensemble.json named its ranking): benchmarks/rerank_ensembles.py
+    # rebuilds it from the candidates it names, and the folder's results.csv carries the figure it is ranked by now
     record = json.loads((folder / "ensemble.json").read_text())
     (folder / "ensemble.json").write_text(json.dumps({k: v for k, v in record.items() if k != "ranking"}))
-    assert "ensemble_p0.5_auto_s0: members" in run_cli(*args).stdout
+    metrics = json.loads((folder / "metrics.json").read_text())
+    (folder / "metrics.json").write_text(json.dumps({**metrics, "val_top1": 0.0}))
+    rerank = subprocess.run([sys.executable, str(REPO / "benchmarks" / "rerank_ensembles.py"), str(out)],
+                            capture_output=True, text=True, timeout=300, check=True)
+    assert "ensemble_p0.5_auto_s0: members" in rerank.stdout
+    with open(out / "results.csv") as f:
+        assert [r["val_top1"] for r in csv.DictReader(f) if r["model"] == "ensemble"] == [f"{metrics['val_top1']:.4f}"]
+    assert "already ranked by the current rule" in subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "rerank_ensembles.py"), str(out)],
+        capture_output=True, text=True, timeout=300, check=True).stdout
 
     # predict on the ensemble folder: the mean of its members' probabilities, image by image
     from PIL import Image
