@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from weakgan import WeakganError
 from weakgan.checkpoint import read_json
 from weakgan.data import load_dataset
 from weakgan.ensemble import ENSEMBLE, build_ensemble
@@ -26,16 +27,28 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folder", help="a `weakgan reproduce` folder (its runs/ensemble_* folders are rebuilt)")
     folder = Path(ap.parse_args().folder)
+    if not (folder / "runs").is_dir():
+        raise SystemExit(f"rerank_ensembles.py: {folder}: expected a `weakgan reproduce` folder (with runs/)")
+    try:
+        rerank(folder)
+    except WeakganError as e:   # a damaged run or ensemble folder: one line naming it
+        raise SystemExit(f"rerank_ensembles.py: {e}") from None
+
+
+def rerank(folder: Path) -> None:
     data = None
     for out in sorted((folder / "runs").glob(f"{ENSEMBLE}_*")):
-        runs = {m: (out / rel).resolve() for m, rel in read_json(out / "ensemble.json")["candidates"].items()}
+        record = read_json(out / "ensemble.json")
+        candidates = record.get("candidates") if isinstance(record, dict) else None
+        if not isinstance(candidates, dict) or not candidates:
+            raise WeakganError(f"{out / 'ensemble.json'}: expected its candidates as {{model: run folder}}")
+        runs = {m: (out / rel).resolve() for m, rel in candidates.items()}
         cfg = read_run_config(next(iter(runs.values())))
         if data is None:   # one dataset per report folder: every run of it reads the same files
             data = load_dataset(cfg.dataset, cfg.data_dir, False, cfg=cfg)
         if build_ensemble(out, runs, data, cfg) is None:
             print(f"{out.name}: already ranked by the current rule")
     print(report_folder(folder))
-
 
 if __name__ == "__main__":
     main()

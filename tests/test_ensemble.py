@@ -142,6 +142,10 @@ def test_reproduce_builds_the_ensemble_of_each_split_and_predict_reads_it(tiny_f
     (folder / "ensemble.json").write_text('{"members": []}')
     bad = run_cli("predict", str(folder), str(images), check=False)
     assert bad.returncode != 0 and "ensemble.json: expected its members" in bad.stderr.strip().splitlines()[-1]
+    bad = subprocess.run([sys.executable, str(REPO / "benchmarks" / "rerank_ensembles.py"), str(out)],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "ensemble.json: expected its candidates" in bad.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in bad.stderr
 
 
 def test_a_preset_whose_ensemble_is_not_a_boolean_is_one_line(tiny_fashion, tmp_path):
