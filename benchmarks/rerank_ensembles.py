@@ -16,9 +16,8 @@ import argparse
 from pathlib import Path
 
 from weakgan import WeakganError
-from weakgan.checkpoint import read_json
 from weakgan.data import load_dataset
-from weakgan.ensemble import ENSEMBLE, build_ensemble
+from weakgan.ensemble import ENSEMBLE, build_ensemble, ensemble_runs
 from weakgan.reproduce import report_folder
 from weakgan.run_folder import read_run_config
 
@@ -38,17 +37,14 @@ def main() -> None:
 def rerank(folder: Path) -> None:
     data = None
     for out in sorted((folder / "runs").glob(f"{ENSEMBLE}_*")):
-        record = read_json(out / "ensemble.json")
-        candidates = record.get("candidates") if isinstance(record, dict) else None
-        if not isinstance(candidates, dict) or not candidates:
-            raise WeakganError(f"{out / 'ensemble.json'}: expected its candidates as {{model: run folder}}")
-        runs = {m: (out / rel).resolve() for m, rel in candidates.items()}
+        runs = {m: folder.resolve() for m, folder in ensemble_runs(out, "candidates").items()}
         cfg = read_run_config(next(iter(runs.values())))
         if data is None:   # one dataset per report folder: every run of it reads the same files
             data = load_dataset(cfg.dataset, cfg.data_dir, False, cfg=cfg)
         if build_ensemble(out, runs, data, cfg) is None:
             print(f"{out.name}: already ranked by the current rule")
     print(report_folder(folder))
+
 
 if __name__ == "__main__":
     main()

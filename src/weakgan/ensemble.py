@@ -158,19 +158,25 @@ def _json(obj) -> str:
     return json.dumps(obj, indent=2) + "\n"
 
 
+def ensemble_runs(out: Path, field: str) -> dict[str, Path]:
+    """ensemble.json's `members` or `candidates` as {model: run folder}, the folders relative to `out`."""
+    record = read_json(out / "ensemble.json")
+    runs = record.get(field) if isinstance(record, dict) else None
+    if not isinstance(runs, dict) or not runs:
+        raise WeakganError(f"{out / 'ensemble.json'}: expected its {field} as {{model: run folder}}")
+    return {m: out / rel for m, rel in runs.items()}
+
+
 class EnsembleClassifier:
     """A finished ensemble folder as `weakgan predict` uses it: the mean of its members' probabilities."""
 
     def __init__(self, run_dir: Path, device: str = "auto"):
-        names = read_json(run_dir / "ensemble.json").get("members")
-        if not isinstance(names, dict) or not names:
-            raise WeakganError(f"{run_dir / 'ensemble.json'}: expected its members as {{model: run folder}}")
-        self.members: list[TrainedClassifier] = [load_trained_classifier(run_dir / rel, device)
-                                                 for rel in names.values()]
+        folders = list(ensemble_runs(run_dir, "members").values())
+        self.members: list[TrainedClassifier] = [load_trained_classifier(f, device) for f in folders]
         first = self.members[0]
-        for m, folder in zip(self.members[1:], list(names.values())[1:]):
+        for m, folder in zip(self.members[1:], folders[1:]):
             if (m.class_names, m.input_shape) != (first.class_names, first.input_shape):
-                raise WeakganError(f"{run_dir / folder}: its classes or image shape differ from the first member's")
+                raise WeakganError(f"{folder}: its classes or image shape differ from the first member's")
         self.cfg, self.class_names, self.input_shape = first.cfg, first.class_names, first.input_shape
 
     def probabilities(self, images: torch.Tensor) -> np.ndarray:
