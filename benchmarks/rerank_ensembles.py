@@ -37,7 +37,7 @@ def main() -> None:
 def rerank(folder: Path) -> None:
     data = None
     for out in sorted((folder / "runs").glob(f"{ENSEMBLE}_*")):
-        runs = {m: folder.resolve() for m, folder in ensemble_runs(out, "candidates").items()}
+        runs = {m: run.resolve() for m, run in ensemble_runs(out, "candidates").items()}
         cfg = read_run_config(next(iter(runs.values())))
         if data is None:   # one dataset per report folder: every run of it reads the same files
             data = load_dataset(cfg.dataset, cfg.data_dir, False, cfg=cfg)
