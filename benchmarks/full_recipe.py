@@ -34,6 +34,9 @@ Variants (model/change; everything else as in src/weakgan/presets/full.yaml):
   nr-fixmatch/share-auto      the same for nr-fixmatch, whose clean labels are its only labels under permutation
                               noise: at 1:9 a 6-epoch run shows each clean image 3 times at 20% clean, where its
                               clean-only teacher saw it 30 times
+  fixmatch/share-auto         fixmatch (nr-fixmatch without NR: the non-clean images' labels are never read) with
+                              batches in proportion to the data: under permutation noise NR's loss on those labels
+                              stays at chance and reaches the backbone at weight 1 against the clean labels' alpha
   nr-fixmatch/epochs-6        6 epochs of nr-fixmatch: the full preset's consistency_epochs until 2026-12-06
   nr-fixmatch/epochs-12       12 epochs of nr-fixmatch instead of 6: consistency training is known to keep
                               gaining long after supervised training stops (at 5% clean, seed 0, the same
@@ -90,6 +93,7 @@ VARIANTS = {
     "nr/share-auto": ("nr", {"clean_share": 0.0}),
     "nr-match/share-auto": ("nr-match", {"clean_share": 0.0}),
     "nr-fixmatch/share-auto": ("nr-fixmatch", {"clean_share": 0.0}),
+    "fixmatch/share-auto": ("fixmatch", {"clean_share": 0.0}),
     "nr-fixmatch/epochs-6": ("nr-fixmatch", {"consistency_epochs": 6.0}),   # the full preset's value until 2026-12-06
     "nr-fixmatch/epochs-12": ("nr-fixmatch", {"consistency_epochs": 12.0}),
     "nr-fixmatch/epochs-18": ("nr-fixmatch", {"consistency_epochs": 18.0}),
