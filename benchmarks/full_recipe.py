@@ -37,6 +37,7 @@ Variants (model/change; everything else as in src/weakgan/presets/full.yaml):
   fixmatch/share-auto         fixmatch (nr-fixmatch without NR: the non-clean images' labels are never read) with
                               batches in proportion to the data: under permutation noise NR's loss on those labels
                               stays at chance and reaches the backbone at weight 1 against the clean labels' alpha
+                              (fixmatch's own batches since 2026-12-07: the variant is fixmatch as it now is)
   nr-fixmatch/epochs-6        6 epochs of nr-fixmatch: the full preset's consistency_epochs until 2026-12-06
   nr-fixmatch/epochs-12       12 epochs of nr-fixmatch instead of 6: consistency training is known to keep
                               gaining long after supervised training stops (at 5% clean, seed 0, the same

@@ -243,13 +243,31 @@ def test_nr_fixmatch_starts_from_its_teachers_backbone_learns_none_of_its_target
     assert head and not any(torch.equal(fm[k], t[k]) for k in head)
 
 
+def test_fixmatch_batches_follow_the_data_where_nr_batches_keep_one_to_nine(tiny_fashion):
+    """At 75% clean fixmatch's batches are about three quarters clean (it learns the true labels from the clean
+    images alone), where nr-fixmatch's keep clean_share (Hu et al.'s 1:9)."""
+    from weakgan.stages.classifier import ClassifierStage
+    data = load_dataset("fashion-mnist", str(tiny_fashion))
+    clean_rows = {}
+    for model in ("fixmatch", "nr-fixmatch"):
+        cfg = Config(data_dir=str(tiny_fashion), model=model, clean_fraction=0.75, batch_size=40, head_hidden=32,
+                     backbone_width=16, clean_share=0.1)
+        split = split_for(cfg, data)
+        batch = next(ClassifierStage(cfg, data, split, torch.device("cpu")).batches)
+        assert len(batch["clean"]) + len(batch["noisy"]) == 40
+        assert set(batch["clean"].tolist()) <= set(split.clean_idx.tolist())
+        clean_rows[model] = len(batch["clean"])
+        share = len(split.clean_idx) / (len(split.clean_idx) + len(split.noisy_idx))
+    assert share > 0.6 and clean_rows == {"fixmatch": round(40 * share), "nr-fixmatch": 4}
+
+
 def test_fixmatch_never_reads_a_noisy_label_and_nr_fixmatch_does(tiny_fashion, tmp_path):
     """fixmatch learns the clean labels and consistency only: two runs whose noisy labels differ (permutation
     against symmetric noise, the same split and seed) save the same weights, where nr-fixmatch's differ."""
     from safetensors.torch import load_file
     from weakgan.recipes import unused_settings
     unused = unused_settings(Config(model="fixmatch"))
-    assert "clean_share" not in unused and "alpha" in unused
+    assert {"clean_share", "alpha"} <= unused   # its batches are in proportion to the data, with no NR loss
     common = ["--data-dir", str(tiny_fashion), "--clean-fraction", "0.2", "--seed", "3", *TINY, "--epochs", "2"]
     weights = {}
     for model in ("fixmatch", "nr-fixmatch"):

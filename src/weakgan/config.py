@@ -95,7 +95,8 @@ class Config:
                                       # learnt instead of moving away from it (quick.md); 0 = lr
     batch_size: int = 256             # images per step (global: split over torchrun's processes)
     clean_share: float = 0.1          # share of clean samples in an NR batch (Hu et al.: 1:9); 0 = auto: 1:9 or
-                                      # the clean images' own share of the data, whichever is larger
+                                      # the clean images' own share of the data, whichever is larger (fixmatch's
+                                      # batches, which have no NR loss, are always auto)
     alpha: float = 0.2                # L = alpha * L_clean + L_noise
     optimizer: str = "adamw"          # adamw | adam (coupled L2, the paper's)
     lr: float = 2e-3                  # peak learning rate

@@ -14,7 +14,8 @@ from weakgan import WeakganError
 class Recipe:
     stage: str                    # what trains it (run.make_stage): classifier | wsgan | nr-wsgan
     batches: str = "clean"        # classifier stages: clean | all (clean + noisy, as one) | mixed (NR's clean:noisy)
-                                  # | semi (clean:non-clean as mixed, the non-clean images' labels never read)
+                                  # | semi (clean:non-clean in proportion to the data, 1:9 at least; the non-clean
+                                  # images' labels never read)
     teacher: str = ""             # the model of the split's run it learns soft targets from (teacher_weight > 0)
                                   # and, with pretrain: teacher, starts as
     soft_targets: bool = True     # False (the wsgan D, nr-fixmatch): the teacher is its starting point, and
@@ -180,7 +181,7 @@ def unused_settings(cfg) -> set[str]:
     if r.epochs_setting != "consistency_epochs":
         unused |= {"consistency_epochs"}
     if not r.residual:
-        unused |= {"alpha"} | ({"clean_share"} if r.batches != "semi" else set())
+        unused |= {"alpha", "clean_share"}   # fixmatch's semi batches are in proportion to the data
     if not warm_started(cfg):
         unused |= {"warm_epochs", "warm_lr"}
     return unused

@@ -153,7 +153,11 @@ class ClassifierStage(TeacherTargets, Stage):
                                    if self.recipe.batches == "semi" else
                                    f"model '{cfg.model}' needs noisy labels or a teacher (--teacher-weight > 0); noise "
                                    "'none' leaves the noisy set unlabelled")
-            n_clean, n_noisy = split_batch(b, clean_share_of(cfg.clean_share, len(clean), len(noisy)))
+            # NR's batches take clean_share (Hu et al.'s 1:9); fixmatch's draw every image about equally often (1:9
+            # at least): its clean net learns the true labels from the clean images alone, and at 50% clean a 1:9
+            # batch shows each of them a tenth as often as clean-only does (full_recipe.md, fixmatch/share-auto)
+            share = cfg.clean_share if self.recipe.residual else 0.0
+            n_clean, n_noisy = split_batch(b, clean_share_of(share, len(clean), len(noisy)))
             parts, sizes = {"clean": clean, "noisy": noisy}, {"clean": n_clean, "noisy": n_noisy}
         self.batches = MixedBatches(parts, sizes, seed=cfg.seed, rank=rank, world=world)
         self.mean, self.std = normalization(data.train.images)
