@@ -50,7 +50,12 @@ REPLICATIONS = {"informative_noise_epyc.csv": ("informative_noise.py on a 2-core
                 "full_preset_xeon_e12.csv": ("full preset on the 2-core Intel Xeon at its settings since 2026-12-06 "
                                              "(clean-only 12 epochs, nr +2 from it, nr-fixmatch 12 consistency "
                                              "epochs): clean-only, nr, nr-fixmatch and ensemble",
-                                             "Intel Xeon, 12-epoch preset")}
+                                             "Intel Xeon, 12-epoch preset"),
+                # the same preset (fixmatch in it since 2026-12-07) at 20% clean on an AMD EPYC, made afresh there
+                # because the Xeon's run folders did not move with the session (full_recipe.md, last section)
+                "full_preset_epyc_e12.csv": ("full preset on a 2-core AMD EPYC (Zen 4) at its settings since "
+                                             "2026-12-07: clean-only, nr, fixmatch and ensemble at 20% clean",
+                                             "AMD EPYC, 12-epoch preset")}
 # Issue 18's wsgan D (benchmarks/presets/full_wsgan.yaml: no attention branches, the teacher's soft targets), from
 # wsgan.csv: name -> (D epochs, wsgan.csv's variants); `wsgan` is the preset's D (4 epochs since wsgan.md's section
 # "Four D epochs on seed 2 at 5%"), `wsgan-2ep` its D before. The first variant found at a split is taken (below 25%
