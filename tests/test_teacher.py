@@ -211,7 +211,7 @@ def test_pretrain_teacher_starts_the_backbone_from_the_teacher_run(tiny_fashion,
 def test_nr_fixmatch_starts_from_its_teachers_backbone_learns_none_of_its_targets_runs_its_own_epochs(tiny_fashion, tmp_path):
     from safetensors.torch import load_file
     from weakgan.recipes import reads_teacher, unused_settings, uses_teacher, with_run_schedule
-    from weakgan.sweep import with_dependencies
+    from weakgan.sweep import run_config, with_dependencies
     warm = Config(model="nr-fixmatch", pretrain="teacher", teacher_weight=3.0, warm_epochs=2.0, warm_lr=1e-4,
                   consistency_epochs=6.0)
     # the teacher is read to start from, never for soft targets, whatever teacher_weight says
@@ -224,6 +224,12 @@ def test_nr_fixmatch_starts_from_its_teachers_backbone_learns_none_of_its_target
     assert with_run_schedule(Config(model="nr-fixmatch", pretrain="teacher", warm_epochs=2.0)).epochs == 2.0
     assert with_dependencies(["nr-fixmatch"], warm) == ["clean-only", "nr-fixmatch"]
     assert with_dependencies(["nr-fixmatch"], Config(model="nr-fixmatch")) == ["nr-fixmatch"]   # from scratch
+    # fixmatch's second round starts from fixmatch's run of the split, at its own epochs, and learns no targets
+    again = Config(model="fixmatch-round2", pretrain="teacher", teacher_weight=3.0, consistency_epochs=6.0)
+    assert with_dependencies(["fixmatch-round2"], again) == ["clean-only", "fixmatch", "fixmatch-round2"]
+    assert reads_teacher(again) and not uses_teacher(again) and with_run_schedule(again).epochs == 6.0
+    assert run_config(Config(noise="permutation", pretrain="teacher"), "fixmatch-round2", 0.2, 1, Path("o")).teacher_run \
+        == str(Path("o/runs/fixmatch_p0.2_permutation_s1"))
     common = ["--data-dir", str(tiny_fashion), "--clean-fraction", "0.2", "--noise", "permutation", *TINY]
     teacher = tmp_path / "teacher"
     run_cli("train", "--model", "clean-only", *common, "--out", str(teacher))
