@@ -55,7 +55,13 @@ REPLICATIONS = {"informative_noise_epyc.csv": ("informative_noise.py on a 2-core
                 # because the Xeon's run folders did not move with the session (full_recipe.md, last section)
                 "full_preset_epyc_e12.csv": ("full preset on a 2-core AMD EPYC (Zen 4) at its settings since "
                                              "2026-12-07: clean-only, nr, fixmatch and ensemble at 20% clean",
-                                             "AMD EPYC, 12-epoch preset")}
+                                             "AMD EPYC, 12-epoch preset"),
+                # the same 20% runs with fixmatch's second round, a model tried after the group above fell short on
+                # test: a group of its own, so that one keeps the pick of the rule written before its runs
+                "full_preset_epyc_e12_round2.csv": ("full preset on a 2-core AMD EPYC (Zen 4) at its settings since "
+                                                    "2026-12-07, plus fixmatch-round2 (12 more consistency epochs from "
+                                                    "fixmatch's backbone), ensembles rebuilt with it, at 20% clean",
+                                                    "AMD EPYC, 12-epoch preset + fixmatch-round2")}
 # Issue 18's wsgan D (benchmarks/presets/full_wsgan.yaml: no attention branches, the teacher's soft targets), from
 # wsgan.csv: name -> (D epochs, wsgan.csv's variants); `wsgan` is the preset's D (4 epochs since wsgan.md's section
 # "Four D epochs on seed 2 at 5%"), `wsgan-2ep` its D before. The first variant found at a split is taken (below 25%
