@@ -76,9 +76,9 @@ RECIPES = {
     "nr-fixmatch-round2": Recipe("classifier", batches="mixed", teacher="nr-fixmatch", consistency=True,
                                  soft_targets=False, epochs_setting="consistency_epochs"),
     "nr-match-round2": Recipe("classifier", batches="mixed", teacher="nr-fixmatch", consistency=True),
-    # fixmatch again from fixmatch's backbone (a fresh clean net, consistency_epochs at the peak lr): where its
-    # runs end at the same accuracy on every seed, more passes over the unlabelled images may be what is missing,
-    # and a second schedule costs one round where a longer first one would retrain the first round too
+    # fixmatch again from fixmatch's backbone (a fresh clean net, consistency_epochs at the peak lr): more passes
+    # over the unlabelled images, at the cost of one round, where a longer first round would retrain the first
+    # round's epochs too (full_recipe.md, "fixmatch's second round at 20% clean")
     "fixmatch-round2": Recipe("classifier", batches="semi", teacher="fixmatch", consistency=True, soft_targets=False,
                               epochs_setting="consistency_epochs"),
 }
