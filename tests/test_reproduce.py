@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from conftest import TINY, run_cli
 from weakgan.sweep import PAPER_TABLE1
@@ -77,3 +78,9 @@ def test_every_named_preset_loads_with_valid_models_and_settings():
     assert preset_config("full").backbone == "smallcnn"
     assert not any(recipe(m).generator or recipe(m).reads_wsgan for m in load_preset("full")["models"])
     assert preset_config("ablation").backbone == "resnet18" and "wsgan" in load_preset("ablation")["models"], "ablation"
+    # the benchmark presets (files, run by their path) name models and settings of today's package too
+    files = sorted((Path(__file__).resolve().parents[1] / "benchmarks" / "presets").glob("*.yaml"))
+    assert files
+    for f in files:
+        preset_config(str(f))
+        assert load_preset(str(f))["fractions"], f.name
