@@ -57,10 +57,12 @@ REPLICATIONS = {"informative_noise_epyc.csv": ("informative_noise.py on a 2-core
                                              "2026-12-07: clean-only, nr, fixmatch and ensemble at 20% clean",
                                              "AMD EPYC, 12-epoch preset"),
                 # the same 20% runs with fixmatch's second round, a model tried after the group above fell short on
-                # test: a group of its own, so that one keeps the pick of the rule written before its runs
+                # test: a group of its own, so that one keeps the pick of the rule written before its runs (its 50% and
+                # 70% rows ran with every candidate from the start: full_recipe.md, the last section)
                 "full_preset_epyc_e12_round2.csv": ("full preset on a 2-core AMD EPYC (Zen 4) at its settings since "
                                                     "2026-12-07, plus fixmatch-round2 (12 more consistency epochs from "
-                                                    "fixmatch's backbone), ensembles rebuilt with it, at 20% clean",
+                                                    "fixmatch's backbone), ensembles rebuilt with it, at 20% clean "
+                                                    "(and 50% / 70%, run with it from the start)",
                                                     "AMD EPYC, 12-epoch preset + fixmatch-round2")}
 # Issue 18's wsgan D (benchmarks/presets/full_wsgan.yaml: no attention branches, the teacher's soft targets), from
 # wsgan.csv: name -> (D epochs, wsgan.csv's variants); `wsgan` is the preset's D (4 epochs since wsgan.md's section
