@@ -77,6 +77,33 @@ def test_signal_saves_checkpoint_and_exits(tiny_fashion, tmp_path, sig):
     assert load_checkpoint(ckpt)["step"] == int(stopped[2]) > 10
 
 
+
+SIGNAL_DURING_SAVE = """
+import os, signal, sys
+from weakgan import train
+from weakgan.cli import main
+real_save = train.save_checkpoint
+
+def save_then_signal(path, state):   # the signal lands while a checkpoint is written, late in a step
+    real_save(path, state)
+    if state["step"] == 10:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+train.save_checkpoint = save_then_signal
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_signal_during_a_checkpoint_write_stops_at_the_step_it_saves(tiny_fashion, tmp_path):
+    """The step-10 checkpoint is written during step 11 (after step 11 shows step 10's state was finite); a
+    signal arriving then must not stop the run at step 11 with the checkpoint left at step 10."""
+    out = tmp_path / "run"
+    args = _train_args(tiny_fashion, out, "--epochs", "50", "--checkpoint-every", "10")
+    p = subprocess.run([sys.executable, "-c", SIGNAL_DURING_SAVE, *args], capture_output=True, text=True, timeout=300)
+    stopped = re.search(r"nr: stopped by signal 15 after step (\d+)", p.stderr)
+    assert p.returncode == 2 and stopped, p.stderr
+    assert load_checkpoint(out / "checkpoints" / "last.pt")["step"] == int(stopped[1]) > 10
+
 def test_resume_flag_needs_a_checkpoint(tiny_fashion, tmp_path):
     out = tmp_path / "run"
     p = run_cli(*_train_args(tiny_fashion, out, "--epochs", "1", "--resume"), check=False)

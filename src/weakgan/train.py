@@ -321,7 +321,10 @@ def fit(stage: Stage, cfg: Config, total_steps: int, ckpt_path: Path, identity: 
             if ema is not None:
                 ema.update(model, step)
             bar.update(1)
-            due = (step + 1) % cfg.checkpoint_every == 0 or step + 1 == total_steps or stop.signal
+            # read once: a signal that lands later in this step (say, while the pending checkpoint is written)
+            # waits for the next step, so the step reported below is always the step saved
+            signalled = stop.signal
+            due = (step + 1) % cfg.checkpoint_every == 0 or step + 1 == total_steps or signalled
             if (step + 1) % every == 0 or due or pending is not None:
                 read_logs()
             if pending is not None:
@@ -331,12 +334,12 @@ def fit(stage: Stage, cfg: Config, total_steps: int, ckpt_path: Path, identity: 
                 pending = None
             if due:
                 pending = snapshot(step + 1) if main else None
-                if step + 1 == total_steps or stop.signal:   # no next step to wait for
+                if step + 1 == total_steps or signalled:   # no next step to wait for
                     commit(pending)
                     pending = None
-            if stop.signal:
+            if signalled:
                 bar.close()
-                raise WeakganError(f"{name}: stopped by signal {stop.signal} after step {step + 1}; "
+                raise WeakganError(f"{name}: stopped by signal {signalled} after step {step + 1}; "
                                    f"checkpoint saved to {ckpt_path}, run the same command again to resume")
     bar.close()
     if ema is not None:  # evaluate and export the averaged weights
