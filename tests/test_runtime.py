@@ -63,19 +63,21 @@ def test_checkpoint_rng_states_round_trip(tmp_path):
     assert expected[2:] == again[2:]
 
 
+def _stopped_at_the_saved_step(returncode: int, err: str, out, sig: int) -> None:
+    """The run stopped on `sig` (exit 2) and its checkpoint holds the step it says it stopped after."""
+    stopped = re.search(r"nr: stopped by signal (\d+) after step (\d+)", err)
+    assert returncode == 2 and stopped and int(stopped[1]) == int(sig), err
+    assert load_checkpoint(out / "checkpoints" / "last.pt")["step"] == int(stopped[2]) > 10
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_saves_checkpoint_and_exits(tiny_fashion, tmp_path, sig):
     out = tmp_path / "term"
-    ckpt = out / "checkpoints" / "last.pt"
     args = _train_args(tiny_fashion, out, "--epochs", "50", "--checkpoint-every", "10")
     # the first periodic checkpoint says the training loop (and its handler) is running; a fixed sleep raced
-    # with a loaded machine, where the signal could arrive before the loop had started
-    returncode, err = kill_at_first_checkpoint(args, out, sig=sig)
-    stopped = re.search(r"nr: stopped by signal (\d+) after step (\d+)", err)
-    assert returncode == 2 and stopped and int(stopped[1]) == int(sig), err
-    # saved at the signal's step, not left at the last periodic one
-    assert load_checkpoint(ckpt)["step"] == int(stopped[2]) > 10
-
+    # with a loaded machine, where the signal could arrive before the loop had started. The checkpoint must be
+    # the signal's step, not the last periodic one.
+    _stopped_at_the_saved_step(*kill_at_first_checkpoint(args, out, sig=sig), out, sig)
 
 
 SIGNAL_DURING_SAVE = """
@@ -100,9 +102,8 @@ def test_signal_during_a_checkpoint_write_stops_at_the_step_it_saves(tiny_fashio
     out = tmp_path / "run"
     args = _train_args(tiny_fashion, out, "--epochs", "50", "--checkpoint-every", "10")
     p = subprocess.run([sys.executable, "-c", SIGNAL_DURING_SAVE, *args], capture_output=True, text=True, timeout=300)
-    stopped = re.search(r"nr: stopped by signal 15 after step (\d+)", p.stderr)
-    assert p.returncode == 2 and stopped, p.stderr
-    assert load_checkpoint(out / "checkpoints" / "last.pt")["step"] == int(stopped[1]) > 10
+    _stopped_at_the_saved_step(p.returncode, p.stderr, out, signal.SIGTERM)
+
 
 def test_resume_flag_needs_a_checkpoint(tiny_fashion, tmp_path):
     out = tmp_path / "run"
