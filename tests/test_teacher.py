@@ -120,6 +120,10 @@ def test_sweeps_order_a_splits_runs_after_what_they_read():
     assert with_dependencies(["nr", "clean-only", "naive"], Config()) == ["clean-only", "nr", "naive"]
     # the second round reads the first (its teacher), which reads clean-only and wsgan
     assert with_dependencies(["nr-wsgan-round2"], Config()) == ["clean-only", "wsgan", "nr-wsgan", "nr-wsgan-round2"]
+    # the consistency rounds read their previous round only to start as it (pretrain: teacher)
+    assert with_dependencies(["fixmatch-round3"], Config(pretrain="teacher")) == [
+        "clean-only", "fixmatch", "fixmatch-round2", "fixmatch-round3"]
+    assert with_dependencies(["fixmatch-round3"], Config()) == ["fixmatch-round3"]
     cfg = run_config(Config(noise="permutation"), "nr-wsgan-round2", 0.1, 2, Path("out"))
     assert cfg.teacher_run == str(Path("out/runs/nr-wsgan_p0.1_permutation_s2"))
     assert cfg.wsgan_run == str(Path("out/runs/wsgan_p0.1_permutation_s2"))

@@ -24,7 +24,7 @@ from weakgan.runtime import PRECISIONS
 @dataclass
 class Config:
     # what to train
-    model: str = "nr"                 # clean-only | naive | nr | nr-match | nr-fixmatch | fixmatch |
+    model: str = "nr"                 # clean-only | naive | nr | nr-match | nr-fixmatch | fixmatch[-round2|-round3] |
                                       # nr-round2 | nr-round3 | nr-match-round4 | nr-fixmatch-round2 | nr-match-round2 |
                                       # wsgan | nr-wsgan[-nofake|-frozen|-round2]
                                       # (recipes.py)

@@ -81,6 +81,10 @@ RECIPES = {
     # round's epochs too (full_recipe.md, "fixmatch's second round at 20% clean")
     "fixmatch-round2": Recipe("classifier", batches="semi", teacher="fixmatch", consistency=True, soft_targets=False,
                               epochs_setting="consistency_epochs"),
+    # a third schedule, from fixmatch-round2's backbone: whether the rounds keep paying where the second one did
+    # (full_recipe.md, "fixmatch's third round at 50% and 70% clean")
+    "fixmatch-round3": Recipe("classifier", batches="semi", teacher="fixmatch-round2", consistency=True,
+                              soft_targets=False, epochs_setting="consistency_epochs"),
 }
 MODELS = tuple(RECIPES)
 
