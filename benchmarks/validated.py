@@ -63,7 +63,14 @@ REPLICATIONS = {"informative_noise_epyc.csv": ("informative_noise.py on a 2-core
                                                     "2026-12-07, plus fixmatch-round2 (12 more consistency epochs from "
                                                     "fixmatch's backbone), ensembles rebuilt with it, at 20% clean "
                                                     "(and 50% / 70%, run with it from the start)",
-                                                    "AMD EPYC, 12-epoch preset + fixmatch-round2")}
+                                                    "AMD EPYC, 12-epoch preset + fixmatch-round2"),
+                # the round-2 group's 50% / 70% splits with a third round, a model tried after that group's test figures
+                # fell short of the margins: a group of its own (full_recipe.md, "fixmatch's third round ...")
+                "full_preset_epyc_e12_round3.csv": ("full preset on a 2-core AMD EPYC (Zen 4) at its settings since "
+                                                    "2026-12-07, plus fixmatch-round2 and fixmatch-round3 (12 more "
+                                                    "consistency epochs from fixmatch-round2's backbone), ensembles "
+                                                    "rebuilt with both, at 50% and 70% clean",
+                                                    "AMD EPYC, 12-epoch preset + fixmatch-round3")}
 # Issue 18's wsgan D (benchmarks/presets/full_wsgan.yaml: no attention branches, the teacher's soft targets), from
 # wsgan.csv: name -> (D epochs, wsgan.csv's variants); `wsgan` is the preset's D (4 epochs since wsgan.md's section
 # "Four D epochs on seed 2 at 5%"), `wsgan-2ep` its D before. The first variant found at a split is taken (below 25%
