@@ -23,6 +23,9 @@ OUT = RESULTS / "validated.csv"
 SOURCES = {"full_preset.csv": "full preset: smallcnn, 6 epochs (nr, nr-match: +2 from the teacher)",
            "informative_noise.csv": "informative_noise.py: smallcnn, 3 epochs (nr: +3 from the teacher; "
                                     "round 2 / 3 / 4: +3 from the previous round)"}
+# the 24-epoch preset's runs, whichever machine made them
+E24_SOURCE = ("full preset at 24 epochs (presets/full_e24.yaml) on {}: clean-only 24 epochs, nr +2 from it, fixmatch "
+              "24 consistency epochs, and ensemble")
 # runs made again on another machine: each file is a group of its own (a pick among runs of one machine's
 # arithmetic, never a mix): file -> (source, the machine, shown beside the noise)
 REPLICATIONS = {"informative_noise_epyc.csv": ("informative_noise.py on a 2-core AMD EPYC (Zen 4): both noises' "
@@ -73,12 +76,10 @@ REPLICATIONS = {"informative_noise_epyc.csv": ("informative_noise.py on a 2-core
                                                     "AMD EPYC, 12-epoch preset + fixmatch-round3"),
                 # the preset at twice the epochs (presets/full_e24.yaml, its rule in full_recipe.md, "The preset at 24
                 # epochs"): seed 0 on the EPYC (a lead), then seeds 0-2 on a Xeon after the machine changed
-                "full_preset_epyc_e24.csv": ("full preset at 24 epochs (presets/full_e24.yaml) on a 2-core AMD EPYC "
-                                             "(Zen 4): clean-only 24 epochs, nr +2 from it, fixmatch 24 consistency "
-                                             "epochs, and ensemble", "AMD EPYC, 24-epoch preset"),
-                "full_preset_xeon_e24.csv": ("full preset at 24 epochs (presets/full_e24.yaml) on the 2-core Intel "
-                                             "Xeon: clean-only 24 epochs, nr +2 from it, fixmatch 24 consistency "
-                                             "epochs, and ensemble", "Intel Xeon, 24-epoch preset")}
+                "full_preset_epyc_e24.csv": (E24_SOURCE.format("a 2-core AMD EPYC (Zen 4)"),
+                                             "AMD EPYC, 24-epoch preset"),
+                "full_preset_xeon_e24.csv": (E24_SOURCE.format("the 2-core Intel Xeon"),
+                                             "Intel Xeon, 24-epoch preset")}
 # Issue 18's wsgan D (benchmarks/presets/full_wsgan.yaml: no attention branches, the teacher's soft targets), from
 # wsgan.csv: name -> (D epochs, wsgan.csv's variants); `wsgan` is the preset's D (4 epochs since wsgan.md's section
 # "Four D epochs on seed 2 at 5%"), `wsgan-2ep` its D before. The first variant found at a split is taken (below 25%
